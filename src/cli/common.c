@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common.c: helpers shared by the command files: usage errors, --help detection, the lake
+ * default (--lake, then QUACK_LAKE, then ./lake).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int qk_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "quack %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'quack %s --help')\n", cmd);
+    return QK_EXIT_USAGE;
+}
+
+void qk_cli_print_err(const char *cmd, const qk_err *err)
+{
+    fprintf(stderr, "quack %s: %s\n", cmd, err->msg[0] ? err->msg : qk_strerror(err->code));
+}
+
+bool qk_cli_wants_help(int argc, char **argv, const char *help)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(help, stdout);
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *qk_cli_lake(const char *flag_value)
+{
+    if (flag_value && *flag_value) return flag_value;
+    return qk_env_str("QUACK_LAKE", "lake");
+}

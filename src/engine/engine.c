@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine.c: the DuckDB instance, its sandbox, and running one query within limits.
+ *
+ * Open: an in-memory database with autoinstall/autoload of extensions off, then the sandbox
+ * (allowed_directories = lake, cache, temp; enable_external_access = false; configuration
+ * locked). Query: a fresh connection; the SQL must hold exactly one statement; a SELECT is
+ * wrapped as `SELECT * FROM (<sql>) LIMIT n+1` (see sql.c) so DuckDB stops after the rows we
+ * return plus one that tells us more existed; the statement runs through a pending result
+ * one task at a time so a deadline or a cancel callback can interrupt it (duckdb_interrupt).
+ */
+#include "engine/engine.h"
+#include "engine/engine_int.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct qk_engine {
+    duckdb_database db;
+    char *lake, *cache, *temp;
+    bool own_temp;
+    _Atomic uint64_t queries;
+};
+
+void qk_engine_config_defaults(qk_engine_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->lake = qk_env_str("QUACK_LAKE", "lake");
+}
+
+static bool dir_writable(const char *d)
+{
+    return d && access(d, W_OK | X_OK) == 0;
+}
+
+/* $XDG_CACHE_HOME/quack, ~/.cache/quack, or /tmp/quack-cache when HOME is not writable. */
+static int default_cache_dir(char **out, qk_err *err)
+{
+    char path[4096];
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg && xdg[0] == '/') snprintf(path, sizeof path, "%s/quack", xdg);
+    else if (home && *home && dir_writable(home)) snprintf(path, sizeof path, "%s/.cache/quack", home);
+    else snprintf(path, sizeof path, "/tmp/quack-cache");
+    return qk_path_abs(path, out, err);
+}
+
+static int make_temp_dir(char **out, qk_err *err)
+{
+    char path[4096];
+    const char *tmp = qk_env_str("TMPDIR", "/tmp");
+    snprintf(path, sizeof path, "%s/quack-tmp-XXXXXX", tmp);
+    if (!mkdtemp(path)) return qk_errf(err, QK_EIO, "cannot create temp dir in %s: %s", tmp, strerror(errno));
+    return qk_path_abs(path, out, err);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p);
+}
+
+/* Append a SQL string literal ('...' with quotes doubled). */
+int qk_sql_add_literal(qk_buf *b, const char *s)
+{
+    int rc = qk_buf_addc(b, '\'');
+    for (; !rc && *s; s++) rc = *s == '\'' ? qk_buf_add(b, "''", 2) : qk_buf_addc(b, *s);
+    return rc ? rc : qk_buf_addc(b, '\'');
+}
+
+static int run_sql(duckdb_connection con, const char *sql, qk_err *err)
+{
+    duckdb_result res;
+    int rc = 0;
+    if (duckdb_query(con, sql, &res) == DuckDBError)
+        rc = qk_engine_set_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+static int apply_settings(qk_engine *e, const qk_engine_config *cfg, qk_err *err)
+{
+    duckdb_connection con;
+    qk_buf sql;
+    int rc;
+    if (duckdb_connect(e->db, &con) == DuckDBError)
+        return qk_errf(err, QK_EINTERNAL, "cannot connect to DuckDB");
+    qk_buf_init(&sql, 1 << 16);
+    rc = qk_buf_adds(&sql, "SET temp_directory=");
+    if (!rc) rc = qk_sql_add_literal(&sql, e->temp);
+    if (!rc) rc = qk_buf_adds(&sql, ";SET autoinstall_known_extensions=false;"
+                                    "SET autoload_known_extensions=false;"
+                                    "SET allow_community_extensions=false;"
+                                    "SET enable_progress_bar=true;SET enable_progress_bar_print=false;");
+    if (!rc && cfg->threads > 0) rc = qk_buf_printf(&sql, "SET threads=%d;", cfg->threads);
+    if (!rc && cfg->memory_limit) {
+        rc = qk_buf_adds(&sql, "SET memory_limit=");
+        if (!rc) rc = qk_sql_add_literal(&sql, cfg->memory_limit);
+        if (!rc) rc = qk_buf_addc(&sql, ';');
+    }
+    if (!rc && !cfg->no_sandbox) {
+        const char *dirs[3] = {e->lake, e->cache, e->temp};
+        rc = qk_buf_adds(&sql, "SET allowed_directories=[");
+        for (int i = 0; i < 3 && !rc; i++) {
+            if (i) rc = qk_buf_addc(&sql, ',');
+            if (!rc) rc = qk_sql_add_literal(&sql, dirs[i]);
+        }
+        if (!rc) rc = qk_buf_adds(&sql, "];SET enable_external_access=false;"
+                                        "SET lock_configuration=true;");
+    }
+    if (rc) {
+        qk_errf(err, rc, "engine settings too long");
+        goto out;
+    }
+    if ((rc = run_sql(con, qk_buf_cstr(&sql), err)) != 0) qk_err_prefix(err, "engine settings");
+out:
+    qk_buf_free(&sql);
+    duckdb_disconnect(&con);
+    return rc;
+}
+
+static int prepare_dirs(qk_engine *e, const qk_engine_config *cfg, qk_err *err)
+{
+    struct stat st;
+    int rc;
+    const char *lake = cfg->lake ? cfg->lake : qk_env_str("QUACK_LAKE", "lake");
+    if ((rc = qk_path_abs(lake, &e->lake, err))) return rc;
+    if (cfg->create_lake && (rc = qk_mkdirs(e->lake, err))) return rc;
+    if (stat(e->lake, &st) != 0 || !S_ISDIR(st.st_mode))
+        return qk_errf(err, QK_ENOTFOUND, "lake %s is not a directory (create it with 'quack demo --lake %s')",
+                       e->lake, lake);
+    rc = cfg->cache_dir ? qk_path_abs(cfg->cache_dir, &e->cache, err) : default_cache_dir(&e->cache, err);
+    if (rc || (rc = qk_mkdirs(e->cache, err))) return rc;
+    if (cfg->temp_dir) {
+        if ((rc = qk_path_abs(cfg->temp_dir, &e->temp, err)) || (rc = qk_mkdirs(e->temp, err))) return rc;
+    } else {
+        if ((rc = make_temp_dir(&e->temp, err))) return rc;
+        e->own_temp = true;
+    }
+    return 0;
+}
+
+int qk_engine_open(const qk_engine_config *cfg, qk_engine **out, qk_err *err)
+{
+    qk_engine *e = calloc(1, sizeof *e);
+    duckdb_config dc = NULL;
+    char *open_err = NULL;
+    int rc;
+    if (!e) return qk_errf(err, QK_ENOMEM, "out of memory");
+    if ((rc = prepare_dirs(e, cfg, err))) goto fail;
+    if (duckdb_create_config(&dc) == DuckDBError) {
+        rc = qk_errf(err, QK_EINTERNAL, "duckdb_create_config failed");
+        goto fail;
+    }
+    duckdb_set_config(dc, "autoinstall_known_extensions", "false");
+    duckdb_set_config(dc, "autoload_known_extensions", "false");
+    if (duckdb_open_ext(NULL, &e->db, dc, &open_err) == DuckDBError) {
+        rc = qk_errf(err, QK_EINTERNAL, "cannot open DuckDB: %s", open_err ? open_err : "?");
+        duckdb_free(open_err);
+        goto fail;
+    }
+    if ((rc = apply_settings(e, cfg, err))) goto fail;
+    duckdb_destroy_config(&dc);
+    *out = e;
+    return 0;
+fail:
+    if (dc) duckdb_destroy_config(&dc);
+    qk_engine_close(e);
+    return rc;
+}
+
+void qk_engine_close(qk_engine *e)
+{
+    if (!e) return;
+    if (e->db) duckdb_close(&e->db);
+    if (e->own_temp && e->temp) nftw(e->temp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(e->lake);
+    free(e->cache);
+    free(e->temp);
+    free(e);
+}
+
+const char *qk_engine_lake(const qk_engine *e) { return e->lake; }
+const char *qk_engine_cache_dir(const qk_engine *e) { return e->cache; }
+const char *qk_engine_temp_dir(const qk_engine *e) { return e->temp; }
+duckdb_database qk_engine_db(qk_engine *e) { return e->db; }
+uint64_t qk_engine_queries(const qk_engine *e) { return e->queries; }
+
+int qk_engine_exec(qk_engine *e, const char *sql, qk_err *err)
+{
+    duckdb_connection con;
+    int rc;
+    if (duckdb_connect(e->db, &con) == DuckDBError)
+        return qk_errf(err, QK_EINTERNAL, "cannot connect to DuckDB");
+    rc = run_sql(con, sql, err);
+    duckdb_disconnect(&con);
+    return rc;
+}
+
+uint64_t qk_engine_count_query(qk_engine *e)
+{
+    return atomic_fetch_add(&e->queries, 1);
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * query.c: run one statement within limits and hold its result.
+ *
+ * 1. duckdb_extract_statements: exactly one statement, or QK_EINVAL.
+ * 2. Prepare it. A SELECT with a row limit is re-prepared as
+ *      SELECT * FROM (\n<sql>\n) LIMIT <limit+1>
+ *    (column names are taken from the original statement, so they are exactly DuckDB's).
+ * 3. Execute through a pending result, one task at a time; between tasks check the deadline
+ *    and the cancel callback and call duckdb_interrupt when either fires.
+ * 4. Collect the chunks (at most limit+1 rows for a wrapped SELECT), cut them to the limit,
+ *    and remember whether more rows existed.
+ */
+#include "engine/engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct qk_result {
+    idx_t ncols;
+    char **names;
+    char **types;
+    duckdb_logical_type *ltypes;
+    duckdb_data_chunk *chunks;
+    size_t nchunks, next;
+    uint64_t rows;
+    bool limited, warm;
+    double exec_ms;
+};
+
+void qk_result_destroy(qk_result *r)
+{
+    if (!r) return;
+    for (idx_t i = 0; i < r->ncols; i++) {
+        free(r->names ? r->names[i] : NULL);
+        free(r->types ? r->types[i] : NULL);
+        if (r->ltypes && r->ltypes[i]) duckdb_destroy_logical_type(&r->ltypes[i]);
+    }
+    for (size_t i = r->next; i < r->nchunks; i++) duckdb_destroy_data_chunk(&r->chunks[i]);
+    free(r->names);
+    free(r->types);
+    free(r->ltypes);
+    free(r->chunks);
+    free(r);
+}
+
+idx_t qk_result_column_count(const qk_result *r) { return r->ncols; }
+const char *qk_result_column_name(const qk_result *r, idx_t c) { return r->names[c]; }
+const char *qk_result_column_type(const qk_result *r, idx_t c) { return r->types[c]; }
+duckdb_logical_type qk_result_column_logical_type(const qk_result *r, idx_t c) { return r->ltypes[c]; }
+uint64_t qk_result_row_count(const qk_result *r) { return r->rows; }
+bool qk_result_limited(const qk_result *r) { return r->limited; }
+double qk_result_exec_ms(const qk_result *r) { return r->exec_ms; }
+bool qk_result_warm(const qk_result *r) { return r->warm; }
+
+duckdb_data_chunk qk_result_next_chunk(qk_result *r)
+{
+    if (r->next >= r->nchunks) return NULL;
+    return r->chunks[r->next++];
+}
+
+/* Column names from the original statement; types from the result. */
+static int describe_columns(qk_result *r, duckdb_prepared_statement orig, duckdb_result *res,
+                            qk_err *err)
+{
+    qk_buf tb;
+    r->ncols = duckdb_column_count(res);
+    r->names = calloc(r->ncols ? r->ncols : 1, sizeof *r->names);
+    r->types = calloc(r->ncols ? r->ncols : 1, sizeof *r->types);
+    r->ltypes = calloc(r->ncols ? r->ncols : 1, sizeof *r->ltypes);
+    if (!r->names || !r->types || !r->ltypes) return qk_errf(err, QK_ENOMEM, "out of memory");
+    bool same = duckdb_prepared_statement_column_count(orig) == r->ncols;
+    for (idx_t i = 0; i < r->ncols; i++) {
+        const char *n = same ? duckdb_prepared_statement_column_name(orig, i) : NULL;
+        r->names[i] = qk_xstrdup(n ? n : duckdb_column_name(res, i));
+        r->ltypes[i] = duckdb_column_logical_type(res, i);
+        qk_buf_init(&tb, 1 << 16);
+        if (qk_type_name(r->ltypes[i], &tb) != 0) qk_buf_truncate(&tb, 0);
+        r->types[i] = qk_buf_detach(&tb, NULL);
+    }
+    return 0;
+}
+
+/* Take up to limit rows of chunks out of res (limit < 0: all). */
+static int collect_chunks(qk_result *r, duckdb_result *res, int64_t limit, qk_err *err)
+{
+    size_t cap = 0;
+    duckdb_data_chunk ch;
+    while ((ch = duckdb_fetch_chunk(*res)) != NULL) {
+        idx_t n = duckdb_data_chunk_get_size(ch);
+        if (limit >= 0 && r->rows + n > (uint64_t)limit) {
+            r->limited = true;
+            n = (idx_t)((uint64_t)limit - r->rows);
+            if (n == 0) {
+                duckdb_destroy_data_chunk(&ch);
+                break;
+            }
+            duckdb_data_chunk_set_size(ch, n);
+        }
+        if (r->nchunks == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            duckdb_data_chunk *p = realloc(r->chunks, ncap * sizeof *p);
+            if (!p) {
+                duckdb_destroy_data_chunk(&ch);
+                return qk_errf(err, QK_ENOMEM, "out of memory collecting results");
+            }
+            r->chunks = p;
+            cap = ncap;
+        }
+        r->chunks[r->nchunks++] = ch;
+        r->rows += n;
+        if (r->limited) break;
+    }
+    return 0;
+}
+
+typedef struct run_state {
+    duckdb_connection con;
+    const qk_query_opts *o;
+    int64_t deadline;
+    int stop; /* 0, QK_ETIMEOUT or QK_ECANCELED */
+} run_state;
+
+static void check_stop(run_state *s)
+{
+    if (s->stop) return;
+    if (s->deadline && qk_now_ms() >= s->deadline) s->stop = QK_ETIMEOUT;
+    else if (s->o->cancelled && s->o->cancelled(s->o->cancel_ud)) s->stop = QK_ECANCELED;
+    if (s->stop) duckdb_interrupt(s->con);
+}
+
+static int execute(run_state *s, duckdb_prepared_statement st, duckdb_result *res, qk_err *err)
+{
+    duckdb_pending_result pending;
+    duckdb_pending_state ps;
+    int rc = 0;
+    if (duckdb_pending_prepared(st, &pending) == DuckDBError) {
+        rc = qk_engine_set_error(err, duckdb_pending_error(pending), DUCKDB_ERROR_INVALID);
+        duckdb_destroy_pending(&pending);
+        return rc;
+    }
+    for (int idle = 0;;) {
+        check_stop(s);
+        ps = duckdb_pending_execute_task(pending);
+        if (ps == DUCKDB_PENDING_NO_TASKS_AVAILABLE) {
+            /* Worker threads hold every task: wait a little instead of spinning a core. */
+            struct timespec ts = {0, idle < 10 ? 50000 : 500000};
+            nanosleep(&ts, NULL);
+            idle++;
+        } else if (ps != DUCKDB_PENDING_RESULT_NOT_READY) {
+            break;
+        }
+    }
+    if (ps == DUCKDB_PENDING_ERROR) {
+        rc = qk_engine_set_error(err, duckdb_pending_error(pending), DUCKDB_ERROR_INVALID);
+    } else if (duckdb_execute_pending(pending, res) == DuckDBError) {
+        rc = qk_engine_set_error(err, duckdb_result_error(res), duckdb_result_error_type(res));
+        duckdb_destroy_result(res);
+    }
+    duckdb_destroy_pending(&pending);
+    if (rc && s->stop == QK_ETIMEOUT)
+        rc = qk_errtf(err, QK_ETIMEOUT, "Timeout", "query exceeded the timeout of %lld ms",
+                      (long long)s->o->timeout_ms);
+    else if (rc && s->stop == QK_ECANCELED)
+        rc = qk_errtf(err, QK_ECANCELED, "Canceled", "query canceled");
+    return rc;
+}
+
+static int prepare(duckdb_connection con, const char *sql, duckdb_prepared_statement *st,
+                   qk_err *err)
+{
+    if (duckdb_prepare(con, sql, st) == DuckDBError) {
+        int rc = qk_engine_set_error(err, duckdb_prepare_error(*st), DUCKDB_ERROR_INVALID);
+        duckdb_destroy_prepare(st);
+        *st = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+static int count_statements(duckdb_connection con, const char *sql, qk_err *err)
+{
+    duckdb_extracted_statements ex = NULL;
+    idx_t n = duckdb_extract_statements(con, sql, &ex);
+    int rc = 0;
+    if (n == 0) {
+        const char *m = ex ? duckdb_extract_statements_error(ex) : NULL;
+        if (m && *m) rc = qk_errtf(err, QK_ESQL, "ParserException", "%s", m);
+        else rc = qk_errtf(err, QK_EINVAL, "InvalidInput", "no SQL statement given");
+    } else if (n > 1) {
+        rc = qk_errtf(err, QK_EINVAL, "InvalidInput",
+                      "expected one SQL statement, got %llu (send them one at a time)",
+                      (unsigned long long)n);
+    }
+    duckdb_destroy_extracted(&ex);
+    return rc;
+}
+
+/* For a SELECT with a limit, prepare the wrapped form; keep the original on failure. */
+static duckdb_prepared_statement wrap_limit(duckdb_connection con, const char *sql, int64_t limit)
+{
+    qk_buf w;
+    duckdb_prepared_statement st = NULL;
+    qk_buf_init(&w, strlen(sql) + 128);
+    if (qk_buf_printf(&w, "SELECT * FROM (\n%.*s\n) LIMIT %lld", (int)qk_sql_trimmed_len(sql),
+                      sql, (long long)limit + 1) == 0 &&
+        duckdb_prepare(con, qk_buf_cstr(&w), &st) == DuckDBError) {
+        qk_log(QK_LOG_DEBUG, "limit_wrap_failed", "\"error\":\"%s\"", "prepare");
+        duckdb_destroy_prepare(&st);
+        st = NULL;
+    }
+    qk_buf_free(&w);
+    return st;
+}
+
+int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
+                    qk_err *err)
+{
+    static const qk_query_opts no_opts = {-1, 0, NULL, NULL};
+    run_state s = {0};
+    duckdb_prepared_statement orig = NULL, wrapped = NULL;
+    duckdb_result res;
+    bool have_res = false;
+    qk_result *r = NULL;
+    double t0 = qk_now_msf();
+    int rc;
+    if (!o) o = &no_opts;
+    s.o = o;
+    if (o->timeout_ms > 0) s.deadline = qk_now_ms() + o->timeout_ms;
+    if (duckdb_connect(qk_engine_db(e), &s.con) == DuckDBError)
+        return qk_errf(err, QK_EINTERNAL, "cannot connect to DuckDB");
+    if ((rc = count_statements(s.con, sql, err))) goto out;
+    if ((rc = prepare(s.con, sql, &orig, err))) goto out;
+    if (o->limit >= 0 && o->limit < INT64_MAX &&
+        duckdb_prepared_statement_type(orig) == DUCKDB_STATEMENT_TYPE_SELECT)
+        wrapped = wrap_limit(s.con, sql, o->limit);
+    if ((rc = execute(&s, wrapped ? wrapped : orig, &res, err))) goto out;
+    have_res = true;
+    if (!(r = calloc(1, sizeof *r))) {
+        rc = qk_errf(err, QK_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = describe_columns(r, orig, &res, err))) goto out;
+    if ((rc = collect_chunks(r, &res, o->limit, err))) goto out;
+    r->exec_ms = qk_now_msf() - t0;
+    r->warm = qk_engine_count_query(e) > 0;
+    *out = r;
+    r = NULL;
+out:
+    if (rc && (rc == QK_ESQL || rc == QK_EDENIED || rc == QK_ETIMEOUT))
+        qk_engine_count_query(e); /* an answered (failed) query still warms the process */
+    qk_result_destroy(r);
+    if (have_res) duckdb_destroy_result(&res);
+    if (wrapped) duckdb_destroy_prepare(&wrapped);
+    if (orig) duckdb_destroy_prepare(&orig);
+    duckdb_disconnect(&s.con);
+    return rc;
+}

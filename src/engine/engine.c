@@ -25,6 +25,7 @@ struct qk_engine {
     duckdb_database db;
     char *lake, *cache, *temp;
     bool own_temp;
+    bool sandbox;
     _Atomic uint64_t queries;
 };
 
@@ -164,6 +165,7 @@ int qk_engine_open(const qk_engine_config *cfg, qk_engine **out, qk_err *err)
         duckdb_free(open_err);
         goto fail;
     }
+    e->sandbox = !cfg->no_sandbox;
     if ((rc = apply_settings(e, cfg, err))) goto fail;
     duckdb_destroy_config(&dc);
     *out = e;
@@ -190,6 +192,7 @@ const char *qk_engine_cache_dir(const qk_engine *e) { return e->cache; }
 const char *qk_engine_temp_dir(const qk_engine *e) { return e->temp; }
 duckdb_database qk_engine_db(qk_engine *e) { return e->db; }
 uint64_t qk_engine_queries(const qk_engine *e) { return e->queries; }
+bool qk_engine_sandboxed(const qk_engine *e) { return e->sandbox; }
 
 int qk_engine_exec(qk_engine *e, const char *sql, qk_err *err)
 {

@@ -198,6 +198,24 @@ static int count_statements(duckdb_connection con, const char *sql, qk_err *err)
     return rc;
 }
 
+/* Statements the sandbox refuses by kind, before DuckDB sees them (clearer than the file
+ * permission error DuckDB would give for some of them). */
+static int sandbox_check(duckdb_prepared_statement st, qk_err *err)
+{
+    switch (duckdb_prepared_statement_type(st)) {
+    case DUCKDB_STATEMENT_TYPE_ATTACH:
+    case DUCKDB_STATEMENT_TYPE_DETACH:
+        return qk_errtf(err, QK_EDENIED, "PermissionException",
+                        "ATTACH and DETACH are not allowed: quack's sandbox serves only the lake");
+    case DUCKDB_STATEMENT_TYPE_LOAD:
+        return qk_errtf(err, QK_EDENIED, "PermissionException",
+                        "INSTALL and LOAD are not allowed: quack's sandbox runs only the built-in "
+                        "extensions (parquet, json, icu)");
+    default:
+        return 0;
+    }
+}
+
 /* For a SELECT with a limit, prepare the wrapped form; keep the original on failure. */
 static duckdb_prepared_statement wrap_limit(duckdb_connection con, const char *sql, int64_t limit)
 {
@@ -233,6 +251,7 @@ int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_re
         return qk_errf(err, QK_EINTERNAL, "cannot connect to DuckDB");
     if ((rc = count_statements(s.con, sql, err))) goto out;
     if ((rc = prepare(s.con, sql, &orig, err))) goto out;
+    if (qk_engine_sandboxed(e) && (rc = sandbox_check(orig, err))) goto out;
     if (o->limit >= 0 && o->limit < INT64_MAX &&
         duckdb_prepared_statement_type(orig) == DUCKDB_STATEMENT_TYPE_SELECT)
         wrapped = wrap_limit(s.con, sql, o->limit);

@@ -10,7 +10,7 @@ td="$root/third_party/duckdb"
 
 DEB_PKGS="build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libmicrohttpd-dev \
 libjansson-dev libyaml-dev libcmocka-dev curl"
-[ "${1:-}" = "--test-tools" ] && DEB_PKGS="$DEB_PKGS wrk"
+[ "${1:-}" = "--test-tools" ] && DEB_PKGS="$DEB_PKGS wrk python3"
 
 LIB_PKG="@duckdb/node-bindings-linux-x64@1.4.4-r.4"
 LIB_SHA="sha512-jBTL/WvfwxLToFa/pVHfT6elMtltJGnc3wSuxZD9OfMltit9YUdVFS37vBFQzXMT1Z8OWjtSjMh+zPKxOwHLHA=="

@@ -10,6 +10,8 @@
 #ifndef QK_CLI_H
 #define QK_CLI_H
 
+#include <stdio.h>
+
 #include "core/core.h"
 
 enum { QK_EXIT_OK = 0, QK_EXIT_QUERY = 1, QK_EXIT_USAGE = 2 };
@@ -39,5 +41,8 @@ void qk_cli_print_err(const char *cmd, const qk_err *err);
 bool qk_cli_wants_help(int argc, char **argv, const char *help);
 /* The lake root: the --lake value if given, else QUACK_LAKE, else "lake". */
 const char *qk_cli_lake(const char *flag_value);
+
+/* Print a one-row box (names over values, values right-aligned) like the result tables. */
+void qk_cli_print_box(FILE *f, int n, const char *const *names, const char *const *values);
 
 #endif

@@ -157,6 +157,8 @@ int qk_parse_size(const char *s, uint64_t *out, const char *what, qk_err *err);
 int qk_parse_duration_ms(const char *s, int64_t *out_ms, const char *what, qk_err *err);
 bool qk_str_startswith(const char *s, const char *prefix);
 bool qk_str_endswith(const char *s, const char *suffix);
+/* True when s is NULL or only white space. */
+bool qk_str_blank(const char *s);
 /* strdup that never returns NULL (aborts on OOM: used only for small config strings). */
 char *qk_xstrdup(const char *s);
 /* Copy at most cap-1 bytes and NUL-terminate; returns strlen(src) like strlcpy. */

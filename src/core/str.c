@@ -96,6 +96,13 @@ bool qk_str_endswith(const char *s, const char *suffix)
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
+bool qk_str_blank(const char *s)
+{
+    while (s && *s)
+        if (!isspace((unsigned char)*s++)) return false;
+    return true;
+}
+
 char *qk_xstrdup(const char *s)
 {
     char *p = strdup(s ? s : "");

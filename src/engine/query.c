@@ -73,8 +73,10 @@ static int describe_columns(qk_result *r, duckdb_prepared_statement orig, duckdb
     if (!r->names || !r->types || !r->ltypes) return qk_errf(err, QK_ENOMEM, "out of memory");
     bool same = duckdb_prepared_statement_column_count(orig) == r->ncols;
     for (idx_t i = 0; i < r->ncols; i++) {
+        /* duckdb_prepared_statement_column_name returns a copy we must duckdb_free. */
         const char *n = same ? duckdb_prepared_statement_column_name(orig, i) : NULL;
         r->names[i] = qk_xstrdup(n ? n : duckdb_column_name(res, i));
+        duckdb_free((void *)n);
         r->ltypes[i] = duckdb_column_logical_type(res, i);
         qk_buf_init(&tb, 1 << 16);
         if (qk_type_name(r->ltypes[i], &tb) != 0) qk_buf_truncate(&tb, 0);

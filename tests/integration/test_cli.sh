@@ -88,7 +88,7 @@ expect_exit 2 "non-numeric limit" "$Q" query --lake "$LAKE" --limit ten
 expect_exit 2 "bad format" "$Q" query --lake "$LAKE" --format xml
 expect_exit 2 "unknown flag" "$Q" query --lake "$LAKE" --frob
 expect_exit 2 "two SQL sources" "$Q" query --lake "$LAKE" -q "SELECT 1" "SELECT 2"
-expect_exit 1 "missing -f file" "$Q" query --lake "$LAKE" -f /nonexistent.sql
+expect_exit 2 "missing -f file (a bad argument)" "$Q" query --lake "$LAKE" -f /nonexistent.sql
 expect_exit 2 "bad timeout" "$Q" query --lake "$LAKE" --timeout soon
 
 # --- the row limit does not materialize the rows it will not return ------------------------

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * handlers.c: the endpoints. Each takes the request (its context and complete body) and fills
+ * a qk_reply; server.c owns everything HTTP. Shapes (docs/http-api.md):
+ *
+ *   /invoke  {"metadata":{"timeMs","epochMs","eventId","query","warm"},"data":{"records":[..]}}
+ *            the seed Lambda contract (DESIGN.md section 3); "truncated":true is added to
+ *            metadata only when the byte cap cut rows
+ *   /query   json: {"columns","records","rowCount","truncated","truncatedBy","warm","queryId",
+ *            "timeMs","totalMs"}; ndjson/csv/table: the encoded rows only. The same facts
+ *            travel in X-Quack-* headers for every format.
+ *   errors   {"errorMessage":"...","errorType":"..."} with the status of qk_status_for_error
+ *
+ * The whole body stays under max_response: the envelope is built first and the encoder gets
+ * what is left as its byte cap, so a cut result is still valid JSON/CSV/NDJSON.
+ * A query holds one of max_concurrency slots while it runs and is encoded (429 when none is
+ * free); it is interrupted at the timeout or when the client's socket reports a hang-up.
+ */
+#include "server/server_int.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ENVELOPE_SLACK 512 /* room for the closing keys of an envelope */
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+void qk_reply_init(qk_reply *r, size_t max_body)
+{
+    memset(r, 0, sizeof *r);
+    r->status = 200;
+    r->content_type = "application/json";
+    qk_buf_init(&r->body, max_body);
+}
+
+void qk_reply_free(qk_reply *r)
+{
+    if (r) qk_buf_free(&r->body);
+}
+
+void qk_reply_header(qk_reply *r, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    if (r->nheaders >= QK_REPLY_MAX_HEADERS) return;
+    r->headers[r->nheaders].name = name;
+    va_start(ap, fmt);
+    vsnprintf(r->headers[r->nheaders].value, sizeof r->headers[0].value, fmt, ap);
+    va_end(ap);
+    r->nheaders++;
+}
+
+void qk_reply_error(qk_reply *r, int status, const char *type, const char *msg)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    r->rows = 0;
+    qk_strlcpy(r->error_type, type, sizeof r->error_type);
+    qk_buf_truncate(&r->body, 0);
+    if (r->body.max < 2 * QK_ERR_MSG_MAX + 128) r->body.max = 2 * QK_ERR_MSG_MAX + 128;
+    qk_buf_adds(&r->body, "{\"errorMessage\":");
+    qk_buf_add_json_str(&r->body, msg, strlen(msg));
+    qk_buf_adds(&r->body, ",\"errorType\":");
+    qk_buf_add_json_str(&r->body, type, strlen(type));
+    qk_buf_addc(&r->body, '}');
+}
+
+static bool internal_type(const char *t)
+{
+    return strcmp(t, "InternalException") == 0 || strcmp(t, "FatalException") == 0 ||
+           strcmp(t, "OutOfMemoryException") == 0;
+}
+
+int qk_status_for_error(const qk_err *e)
+{
+    switch (e->code) {
+    case QK_ETIMEOUT:
+        return 504;
+    case QK_ECANCELED:
+        return 499;
+    case QK_EBUSY:
+        return 429;
+    case QK_ETOOBIG:
+        return 413;
+    case QK_EINVAL:
+    case QK_EPARSE:
+    case QK_EDENIED:
+    case QK_ENOTFOUND:
+    case QK_ESQL:
+        return internal_type(qk_err_type(e)) ? 500 : 400;
+    default:
+        return 500;
+    }
+}
+
+static void fail(qk_reply *r, const qk_err *e)
+{
+    int status = qk_status_for_error(e);
+    qk_reply_error(r, status, qk_err_type(e), e->msg[0] ? e->msg : qk_strerror(e->code));
+    r->drop = status == 499;
+}
+
+/* ---- running a statement ----------------------------------------------------------------- */
+
+/* The engine's cancel callback: has the client hung up? Polled at most every 10 ms. */
+static int client_gone(void *ud)
+{
+    qk_req_ctx *c = ud;
+    struct pollfd p;
+    int64_t now = qk_now_ms();
+    if (c->fd < 0 || now < c->next_check_ms) return 0;
+    c->next_check_ms = now + 10;
+    p.fd = c->fd;
+    p.events = POLLRDHUP;
+    p.revents = 0;
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/* Run sql in a query slot. On success the slot is still held: release it with
+ * qk_metrics_leave after encoding. */
+static int run(qk_server *s, qk_req_ctx *c, const char *sql, int64_t limit, qk_result **out,
+               qk_err *err)
+{
+    qk_query_opts o = {limit, s->cfg.timeout_ms, client_gone, c};
+    int rc;
+    if (!qk_metrics_enter(&s->metrics, s->cfg.max_concurrency))
+        return qk_errtf(err, QK_EBUSY, "TooManyRequests",
+                        "too many queries in flight (max %d): retry later", s->cfg.max_concurrency);
+    if (qk_log_get_level() <= QK_LOG_DEBUG) {
+        qk_buf l;
+        qk_buf_init(&l, 1024);
+        qk_buf_add_json_str(&l, sql, strnlen(sql, 200));
+        qk_log(QK_LOG_DEBUG, "sql", "\"id\":\"%s\",\"sql\":%s", c->id, qk_buf_cstr(&l));
+        qk_buf_free(&l);
+    }
+    qk_metrics_count_query(&s->metrics);
+    rc = qk_engine_query(s->engine, sql, &o, out, err);
+    if (rc) qk_metrics_leave(&s->metrics);
+    return rc;
+}
+
+static int encode(qk_result *res, qk_format fmt, size_t cap, int width, qk_buf *out,
+                  qk_encode_stats *st, qk_err *err)
+{
+    qk_encode_opts eo;
+    qk_encode_opts_init(&eo);
+    eo.max_bytes = cap ? cap : 1;
+    eo.table_width = width;
+    memset(st, 0, sizeof *st);
+    return qk_encode_result(res, fmt, &eo, out, st, err);
+}
+
+static size_t room_after(size_t max, size_t used)
+{
+    return used + ENVELOPE_SLACK < max ? max - used - ENVELOPE_SLACK : 0;
+}
+
+/* ---- POST /invoke ------------------------------------------------------------------------ */
+
+static int invoke_metadata(qk_buf *m, const char *id, const char *q, double ms, bool warm)
+{
+    int rc = qk_buf_printf(m,
+                           "{\"metadata\":{\"timeMs\":%.3f,\"epochMs\":%lld,\"eventId\":\"%s\""
+                           ",\"query\":",
+                           ms, (long long)qk_epoch_ms(), id);
+    if (!rc) rc = q ? qk_buf_add_json_str(m, q, strlen(q)) : qk_buf_adds(m, "null");
+    if (!rc) rc = qk_buf_printf(m, ",\"warm\":%s", warm ? "true" : "false");
+    return rc;
+}
+
+static int invoke_body(qk_reply *r, const qk_buf *meta, const qk_buf *records, bool truncated)
+{
+    int rc = qk_buf_reserve(&r->body, meta->len + records->len + 64);
+    if (!rc) rc = qk_buf_add(&r->body, meta->data, meta->len);
+    if (!rc && truncated) rc = qk_buf_adds(&r->body, ",\"truncated\":true");
+    if (!rc) rc = qk_buf_adds(&r->body, "},\"data\":{\"records\":");
+    if (!rc)
+        rc = qk_buf_add(&r->body, records->len ? records->data : "[]",
+                        records->len ? records->len : 2);
+    if (!rc) rc = qk_buf_adds(&r->body, "}}");
+    return rc;
+}
+
+/* Encode a result as the seed envelope. */
+static int invoke_reply(qk_server *s, qk_req_ctx *c, const char *q, qk_result *res, qk_reply *r,
+                        qk_err *err)
+{
+    qk_buf meta, rec;
+    qk_encode_stats st = {0};
+    double ms = res ? qk_result_exec_ms(res) : 0;
+    bool warm = res ? qk_result_warm(res) : qk_engine_queries(s->engine) > 0;
+    int rc;
+    qk_buf_init(&meta, 2 * s->cfg.max_body + 1024);
+    qk_buf_init(&rec, s->cfg.max_response);
+    if ((rc = invoke_metadata(&meta, c->id, q, ms, warm))) {
+        rc = qk_errf(err, rc, "cannot build the response envelope");
+        goto out;
+    }
+    if (res && (rc = encode(res, QK_FMT_JSON, room_after(s->cfg.max_response, meta.len), 0, &rec,
+                            &st, err)))
+        goto out;
+    if ((rc = invoke_body(r, &meta, &rec, st.truncated))) {
+        rc = qk_errf(err, rc, "response too large for --max-response");
+        goto out;
+    }
+    r->rows = st.rows;
+    qk_reply_header(r, "X-Quack-Truncated", "%s", st.truncated ? "true" : "false");
+out:
+    qk_buf_free(&meta);
+    qk_buf_free(&rec);
+    return rc;
+}
+
+void qk_handle_invoke(qk_server *s, qk_req_ctx *c, qk_reply *r)
+{
+    qk_invoke_req req;
+    qk_result *res = NULL;
+    qk_err err = {0};
+    int rc;
+    qk_reply_header(r, "X-Quack-Query-Id", "%s", c->id);
+    rc = qk_req_parse_invoke(c->body.data ? c->body.data : "", c->body.len, s->cfg.max_limit,
+                             &c->arena, &req, &err);
+    if (rc) {
+        fail(r, &err);
+        return;
+    }
+    if (!req.q || !*req.q) { /* the seed answers "no query" with no records */
+        if (invoke_reply(s, c, req.q, NULL, r, &err)) fail(r, &err);
+        return;
+    }
+    if ((rc = run(s, c, req.q, req.limit, &res, &err))) {
+        fail(r, &err);
+        return;
+    }
+    if (invoke_reply(s, c, req.q, res, r, &err)) fail(r, &err);
+    qk_metrics_leave(&s->metrics);
+    qk_result_destroy(res);
+}
+
+/* ---- POST /query ------------------------------------------------------------------------- */
+
+static const char *truncated_by(const qk_result *res, const qk_encode_stats *st)
+{
+    if (st->truncated) return "bytes";
+    if (qk_result_limited(res)) return "limit";
+    return NULL;
+}
+
+static int query_json_body(qk_server *s, qk_req_ctx *c, qk_result *res, qk_reply *r,
+                           qk_encode_stats *st, qk_err *err)
+{
+    qk_buf rec;
+    const char *by;
+    int rc = qk_buf_adds(&r->body, "{\"columns\":");
+    if (!rc) rc = qk_encode_columns_json(res, &r->body);
+    if (!rc) rc = qk_buf_adds(&r->body, ",\"records\":");
+    if (rc) return qk_errf(err, rc, "column list too large for --max-response");
+    qk_buf_init(&rec, s->cfg.max_response);
+    rc = encode(res, QK_FMT_JSON, room_after(s->cfg.max_response, r->body.len), 0, &rec, st, err);
+    if (!rc) rc = qk_buf_add(&r->body, rec.data ? rec.data : "[]", rec.data ? rec.len : 2);
+    qk_buf_free(&rec);
+    if (rc) return err->code ? rc : qk_errf(err, rc, "response too large for --max-response");
+    by = truncated_by(res, st);
+    rc = qk_buf_printf(&r->body,
+                       ",\"rowCount\":%llu,\"truncated\":%s,\"truncatedBy\":%s%s%s"
+                       ",\"warm\":%s,\"queryId\":\"%s\",\"timeMs\":%.3f,\"totalMs\":%.3f}",
+                       (unsigned long long)st->rows, by ? "true" : "false", by ? "\"" : "",
+                       by ? by : "null", by ? "\"" : "", qk_result_warm(res) ? "true" : "false",
+                       c->id, qk_result_exec_ms(res), qk_now_msf() - c->t0);
+    return rc ? qk_errf(err, rc, "response too large for --max-response") : 0;
+}
+
+static void query_headers(qk_reply *r, qk_result *res, const qk_encode_stats *st)
+{
+    const char *by = truncated_by(res, st);
+    qk_reply_header(r, "X-Quack-Time-Ms", "%.3f", qk_result_exec_ms(res));
+    qk_reply_header(r, "X-Quack-Rows", "%llu", (unsigned long long)st->rows);
+    qk_reply_header(r, "X-Quack-Truncated", "%s", by ? "true" : "false");
+    if (by) qk_reply_header(r, "X-Quack-Truncated-By", "%s", by);
+    qk_reply_header(r, "X-Quack-Warm", "%s", qk_result_warm(res) ? "true" : "false");
+}
+
+static qk_format query_format(const qk_query_req *req, const qk_req_ctx *c)
+{
+    qk_format f = QK_FMT_JSON;
+    if (req->has_format) return req->format;
+    if (c->accept) qk_req_accept_format(c->accept, &f);
+    return f;
+}
+
+void qk_handle_query(qk_server *s, qk_req_ctx *c, qk_reply *r)
+{
+    qk_query_req req;
+    qk_result *res = NULL;
+    qk_encode_stats st = {0};
+    qk_err err = {0};
+    qk_format fmt;
+    int rc;
+    qk_reply_header(r, "X-Quack-Query-Id", "%s", c->id);
+    rc = qk_req_parse_query(c->body.data ? c->body.data : "", c->body.len, s->cfg.max_limit,
+                            &c->arena, &req, &err);
+    if (rc) {
+        fail(r, &err);
+        return;
+    }
+    fmt = query_format(&req, c);
+    if ((rc = run(s, c, req.sql, req.limit, &res, &err))) {
+        fail(r, &err);
+        return;
+    }
+    if (fmt == QK_FMT_JSON)
+        rc = query_json_body(s, c, res, r, &st, &err);
+    else
+        rc = encode(res, fmt, s->cfg.max_response, req.width, &r->body, &st, &err);
+    qk_metrics_leave(&s->metrics);
+    if (rc) {
+        fail(r, &err);
+    } else {
+        r->content_type = qk_format_mime(fmt);
+        r->rows = st.rows;
+        query_headers(r, res, &st);
+    }
+    qk_result_destroy(res);
+}
+
+/* ---- GET /health, GET /metrics ----------------------------------------------------------- */
+
+void qk_handle_health(qk_server *s, qk_req_ctx *c, qk_reply *r)
+{
+    const char *lake = qk_engine_lake(s->engine);
+    (void)c;
+    qk_buf_adds(&r->body, "{\"status\":\"ok\",\"lake\":");
+    qk_buf_add_json_str(&r->body, lake, strlen(lake));
+    qk_buf_adds(&r->body, ",\"version\":");
+    qk_buf_add_json_str(&r->body, s->cfg.version, strlen(s->cfg.version));
+    qk_buf_printf(&r->body, ",\"uptimeMs\":%lld,\"inFlight\":%lld}",
+                  (long long)(qk_now_ms() - s->started_ms), (long long)qk_server_in_flight(s));
+}
+
+void qk_handle_metrics(qk_server *s, qk_req_ctx *c, qk_reply *r)
+{
+    (void)c;
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    if (qk_metrics_render(&s->metrics, &r->body) != 0)
+        qk_reply_error(r, 500, "InternalError", "metrics text too large");
+}

@@ -96,8 +96,7 @@ static int apply_settings(qk_engine *e, const qk_engine_config *cfg, qk_err *err
     if (!rc) rc = qk_sql_add_literal(&sql, e->temp);
     if (!rc) rc = qk_buf_adds(&sql, ";SET autoinstall_known_extensions=false;"
                                     "SET autoload_known_extensions=false;"
-                                    "SET allow_community_extensions=false;"
-                                    "SET enable_progress_bar=true;SET enable_progress_bar_print=false;");
+                                    "SET allow_community_extensions=false;");
     if (!rc && cfg->threads > 0) rc = qk_buf_printf(&sql, "SET threads=%d;", cfg->threads);
     if (!rc && cfg->memory_limit) {
         rc = qk_buf_adds(&sql, "SET memory_limit=");

@@ -15,7 +15,7 @@
 #   qk_done                 print "N passed, N failed" and exit non-zero on any failure
 #
 # Environment (CTest sets it): QUACK_BIN, QUACK_SRC, QUACK_BUILD, QUACK_TEST_LAKE. Without a
-# demo lake at QUACK_TEST_LAKE a small synthetic one is made with duckq (plain DuckDB).
+# demo lake at QUACK_TEST_LAKE a small one is made with `quack demo --rows 200000`.
 # python3 parses JSON (it is on every machine we build on).
 
 QK_PASS=0
@@ -57,25 +57,11 @@ qk_lake() {
     QK_LAKE=$(cd "$QUACK_TEST_LAKE" && pwd)
     return
   fi
+  # Same generator as the fixture, smaller: one schema for every test.
   QK_LAKE=$QK_TMP/lake
-  mkdir -p "$QK_LAKE/dataset"
-  echo "# no demo lake at QUACK_TEST_LAKE: using a small synthetic lake" >&2
-  "$QK_DUCKQ" --exec "
-    CREATE TABLE t AS SELECT
-      TIMESTAMP '2019-04-01' + to_microseconds((i * 7919 % 2592000000)::BIGINT * 1000) AS pickup_at,
-      TIMESTAMP '2019-04-01' + to_microseconds((i * 7919 % 2592000000)::BIGINT * 1000 + 600000000) AS dropoff_at,
-      (i % 6 + 1)::TINYINT AS passenger_count, ((i % 1000) / 100.0)::FLOAT AS trip_distance,
-      (i * 31 % 265 + 1)::SMALLINT AS pickup_location_id,
-      (i * 17 % 265 + 1)::SMALLINT AS dropoff_location_id, 1::TINYINT AS rate_code_id,
-      (i % 4 + 1)::TINYINT AS payment_type, (i % 500 / 10.0)::FLOAT AS fare_amount,
-      0.5::FLOAT AS extra, 0.5::FLOAT AS mta_tax, (i % 7)::FLOAT AS tip_amount,
-      0::FLOAT AS tolls_amount, 0.3::FLOAT AS improvement_surcharge,
-      (i % 600 / 10.0)::FLOAT AS total_amount, 'V' || (i % 2 + 1) AS vendor_id,
-      'N' AS store_and_fwd_flag
-    FROM range(200000) r(i);
-    COPY t TO '$QK_LAKE/dataset/taxi_2019_04.parquet' (FORMAT parquet);
-    COPY (SELECT *, pickup_at::DATE AS date FROM t) TO '$QK_LAKE/partitioned'
-      (FORMAT parquet, PARTITION_BY (date));" || { echo "cannot make a test lake" >&2; exit 1; }
+  echo "# no demo lake at QUACK_TEST_LAKE: making a 200,000-row demo lake" >&2
+  "$QUACK_BIN" demo --lake "$QK_LAKE" --rows 200000 --quiet >/dev/null ||
+    { echo "cannot make a test lake" >&2; exit 1; }
 }
 
 # qk_start_server [serve args...]: start a server and wait until /health answers 200.

@@ -25,7 +25,7 @@ static void rule(FILE *f, int n, const size_t *w, const char *l, const char *m, 
 
 void qk_cli_print_box(FILE *f, int n, const char *const *names, const char *const *values)
 {
-    size_t w[32];
+    size_t w[32] = {0};
     if (n > 32) n = 32;
     for (int i = 0; i < n; i++) {
         size_t a = strlen(names[i]), b = strlen(values[i]);

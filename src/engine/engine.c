@@ -24,6 +24,7 @@
 struct qk_engine {
     duckdb_database db;
     char *lake, *cache, *temp;
+    char *lake_rel; /* the lake as given, when relative: DuckDB's checks are textual */
     bool own_temp;
     bool sandbox;
     _Atomic uint64_t queries;
@@ -49,6 +50,34 @@ static int default_cache_dir(char **out, qk_err *err)
     else if (home && *home && dir_writable(home)) snprintf(path, sizeof path, "%s/.cache/quack", home);
     else snprintf(path, sizeof path, "/tmp/quack-cache");
     return qk_path_abs(path, out, err);
+}
+
+/* "./lake//x/" -> "lake/x/" for a relative path without "..", else NULL. DuckDB resolves a
+ * relative path in SQL against the working directory but checks it against
+ * allowed_directories as text, so the relative spelling of the lake is allowed too. */
+QK_TESTABLE char *relative_form(const char *p)
+{
+    qk_buf b;
+    if (!p || p[0] == '/') return NULL;
+    qk_buf_init(&b, 4096);
+    while (*p) {
+        const char *seg = p;
+        size_t n;
+        while (*p && *p != '/') p++;
+        n = (size_t)(p - seg);
+        while (*p == '/') p++;
+        if (n == 0 || (n == 1 && seg[0] == '.')) continue;
+        if ((n == 2 && seg[0] == '.' && seg[1] == '.') || qk_buf_add(&b, seg, n) ||
+            qk_buf_addc(&b, '/')) {
+            qk_buf_free(&b);
+            return NULL;
+        }
+    }
+    if (b.len == 0) {
+        qk_buf_free(&b);
+        return NULL;
+    }
+    return qk_buf_detach(&b, NULL);
 }
 
 static int make_temp_dir(char **out, qk_err *err)
@@ -104,9 +133,10 @@ static int apply_settings(qk_engine *e, const qk_engine_config *cfg, qk_err *err
         if (!rc) rc = qk_buf_addc(&sql, ';');
     }
     if (!rc && !cfg->no_sandbox) {
-        const char *dirs[3] = {e->lake, e->cache, e->temp};
+        const char *dirs[4] = {e->lake, e->cache, e->temp, e->lake_rel};
+        int ndirs = e->lake_rel ? 4 : 3;
         rc = qk_buf_adds(&sql, "SET allowed_directories=[");
-        for (int i = 0; i < 3 && !rc; i++) {
+        for (int i = 0; i < ndirs && !rc; i++) {
             if (i) rc = qk_buf_addc(&sql, ',');
             if (!rc) rc = qk_sql_add_literal(&sql, dirs[i]);
         }
@@ -130,6 +160,7 @@ static int prepare_dirs(qk_engine *e, const qk_engine_config *cfg, qk_err *err)
     int rc;
     const char *lake = cfg->lake ? cfg->lake : qk_env_str("QUACK_LAKE", "lake");
     if ((rc = qk_path_abs(lake, &e->lake, err))) return rc;
+    e->lake_rel = relative_form(lake);
     if (cfg->create_lake && (rc = qk_mkdirs(e->lake, err))) return rc;
     if (stat(e->lake, &st) != 0 || !S_ISDIR(st.st_mode))
         return qk_errf(err, QK_ENOTFOUND, "lake %s is not a directory (create it with 'quack demo --lake %s')",
@@ -181,6 +212,7 @@ void qk_engine_close(qk_engine *e)
     if (e->db) duckdb_close(&e->db);
     if (e->own_temp && e->temp) nftw(e->temp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(e->lake);
+    free(e->lake_rel);
     free(e->cache);
     free(e->temp);
     free(e);

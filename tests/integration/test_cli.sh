@@ -58,6 +58,13 @@ grep -q "│ *$want │" "$tmp/default.txt" && ok "default query counts $want ro
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d==[{'COUNTS': int(sys.argv[2])}], d" "$tmp/default.json" "$want" \
   && ok "default query as json" || bad "default json: $(cat "$tmp/default.json")"
 
+# --- paths relative to the working directory, as the README writes them --------------------
+rel=$(basename "$LAKE")
+got=$(cd "$(dirname "$LAKE")" && "$Q" query --lake "$rel" -F csv -q "SELECT count(*) AS n FROM '$rel/dataset/taxi_2019_04.parquet'" | tail -n 1 | tr -d '\r')
+[ "$got" = "$want" ] && ok "relative lake path in SQL works ($got rows)" || bad "relative path: got '$got'"
+(cd "$(dirname "$LAKE")" && "$Q" query --lake "$rel" -q "SELECT * FROM read_csv('$rel/../../../etc/passwd')") >/dev/null 2>"$tmp/err" \
+  && bad "relative escape allowed" || ok "relative path escaping the lake is refused"
+
 # --- formats --------------------------------------------------------------------------------
 "$Q" query --lake "$LAKE" -F json -l 3 -q "SELECT range AS i, 'a,\"b' AS s FROM range(10)" >"$tmp/j"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d==[{'i':0,'s':'a,\"b'},{'i':1,'s':'a,\"b'},{'i':2,'s':'a,\"b'}], d" "$tmp/j" \

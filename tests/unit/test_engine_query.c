@@ -300,6 +300,47 @@ static void test_open_missing_lake_fails_clearly(void **state)
     assert_null(e2);
 }
 
+char *relative_form(const char *p);
+
+static void test_relative_form_of_lake(void **state)
+{
+    char *r;
+    (void)state;
+    assert_string_equal((r = relative_form("lake")), "lake/");
+    free(r);
+    assert_string_equal((r = relative_form("./a//b/./c/")), "a/b/c/");
+    free(r);
+    assert_null(relative_form("/abs/lake"));
+    assert_null(relative_form("../lake"));
+    assert_null(relative_form("a/../b"));
+    assert_null(relative_form("."));
+}
+
+static void test_relative_paths_inside_lake_are_allowed(void **state)
+{
+    char cwd[4096], sql[512];
+    qk_engine_config c;
+    qk_engine *e2;
+    qk_result *r = NULL;
+    qk_err err = {0};
+    (void)state;
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir("/tmp"), 0);
+    qk_engine_config_defaults(&c);
+    c.lake = lake_dir + 5; /* "qk-test-engine-XXXXXX", relative to /tmp */
+    assert_int_equal(qk_engine_open(&c, &e2, &err), 0);
+    snprintf(sql, sizeof sql, "COPY (SELECT 7 AS x) TO './%s/rel.csv'", c.lake);
+    assert_int_equal(qk_engine_query(e2, sql, NULL, &r, &err), 0);
+    qk_result_destroy(r);
+    snprintf(sql, sizeof sql, "SELECT x FROM read_csv('%s/rel.csv')", c.lake);
+    assert_int_equal(qk_engine_query(e2, sql, NULL, &r, &err), 0);
+    qk_result_destroy(r);
+    snprintf(sql, sizeof sql, "SELECT * FROM read_csv('%s/../../etc/passwd')", c.lake);
+    assert_int_equal(qk_engine_query(e2, sql, NULL, &r, &err), QK_EDENIED);
+    qk_engine_close(e2);
+    assert_int_equal(chdir(cwd), 0);
+}
+
 static void test_sql_trimmed_len_skips_comments_and_semicolons(void **state)
 {
     (void)state;
@@ -331,6 +372,8 @@ int main(void)
         cmocka_unit_test(test_warm_is_false_only_first),
         cmocka_unit_test(test_open_missing_lake_fails_clearly),
         cmocka_unit_test(test_sql_trimmed_len_skips_comments_and_semicolons),
+        cmocka_unit_test(test_relative_form_of_lake),
+        cmocka_unit_test(test_relative_paths_inside_lake_are_allowed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

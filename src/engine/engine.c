@@ -27,6 +27,7 @@ struct qk_engine {
     char *lake_rel; /* the lake as given, when relative: DuckDB's checks are textual */
     bool own_temp;
     bool sandbox;
+    qk_watchdog *watchdog;
     _Atomic uint64_t queries;
 };
 
@@ -182,7 +183,10 @@ int qk_engine_open(const qk_engine_config *cfg, qk_engine **out, qk_err *err)
     duckdb_config dc = NULL;
     char *open_err = NULL;
     int rc;
-    if (!e) return qk_errf(err, QK_ENOMEM, "out of memory");
+    if (!e || !(e->watchdog = qk_watchdog_new())) {
+        free(e);
+        return qk_errf(err, QK_ENOMEM, "out of memory");
+    }
     if ((rc = prepare_dirs(e, cfg, err))) goto fail;
     if (duckdb_create_config(&dc) == DuckDBError) {
         rc = qk_errf(err, QK_EINTERNAL, "duckdb_create_config failed");
@@ -209,6 +213,7 @@ fail:
 void qk_engine_close(qk_engine *e)
 {
     if (!e) return;
+    qk_watchdog_destroy(e->watchdog);
     if (e->db) duckdb_close(&e->db);
     if (e->own_temp && e->temp) nftw(e->temp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(e->lake);
@@ -224,6 +229,7 @@ const char *qk_engine_temp_dir(const qk_engine *e) { return e->temp; }
 duckdb_database qk_engine_db(qk_engine *e) { return e->db; }
 uint64_t qk_engine_queries(const qk_engine *e) { return e->queries; }
 bool qk_engine_sandboxed(const qk_engine *e) { return e->sandbox; }
+qk_watchdog *qk_engine_watchdog(qk_engine *e) { return e->watchdog; }
 
 int qk_engine_exec(qk_engine *e, const char *sql, qk_err *err)
 {

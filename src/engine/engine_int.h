@@ -6,6 +6,8 @@
 #ifndef QK_ENGINE_INT_H
 #define QK_ENGINE_INT_H
 
+#include <stdatomic.h>
+
 #include "engine/engine.h"
 
 /* Copy a DuckDB error into err: code QK_ESQL (QK_EDENIED for permission errors), type set to
@@ -23,5 +25,23 @@ int qk_sql_add_literal(qk_buf *b, const char *s);
 size_t qk_sql_trimmed_len(const char *sql);
 /* Append DuckDB's spelling of a type ("BIGINT", "DECIMAL(18,3)", "STRUCT(a INTEGER)"...). */
 int qk_type_name(duckdb_logical_type t, qk_buf *out);
+
+/* The watchdog (watch.c): interrupts queries that block in duckdb_query at their deadline or
+ * when their cancel callback fires (polled every 5 ms on the watchdog's thread). */
+typedef struct qk_watchdog qk_watchdog;
+typedef struct qk_watch {
+    duckdb_connection con;
+    int64_t deadline;               /* qk_now_ms() value, 0 = none */
+    int (*cancelled)(void *ud);     /* called on the watchdog thread; may be NULL */
+    void *cancel_ud;
+    _Atomic int stop;               /* 0, or QK_ETIMEOUT / QK_ECANCELED once interrupted */
+    struct qk_watch *next;
+} qk_watch;
+qk_watchdog *qk_watchdog_new(void);
+void qk_watchdog_destroy(qk_watchdog *d);
+int qk_watch_begin(qk_watchdog *d, qk_watch *w, qk_err *err);
+void qk_watch_end(qk_watchdog *d, qk_watch *w);
+/* The engine's watchdog. */
+qk_watchdog *qk_engine_watchdog(qk_engine *e);
 
 #endif

@@ -3,12 +3,17 @@
  * query.c: run one statement within limits and hold its result.
  *
  * 1. duckdb_extract_statements: exactly one statement, or QK_EINVAL.
- * 2. Prepare it. A SELECT with a row limit is re-prepared as
- *      SELECT * FROM (\n<sql>\n) LIMIT <limit+1>
- *    (column names are taken from the original statement, so they are exactly DuckDB's).
- * 3. Execute through a pending result, one task at a time; between tasks check the deadline
- *    and the cancel callback and call duckdb_interrupt when either fires.
- * 4. Collect the chunks (at most limit+1 rows for a wrapped SELECT), cut them to the limit,
+ * 2. With a row limit, run the statement wrapped so DuckDB stops after limit+1 rows (the +1
+ *    tells us more existed): first as `(\n<sql>\n) LIMIT n+1`, which keeps DuckDB's column
+ *    names, then, if that does not parse (own LIMIT, DESCRIBE...), as
+ *    `SELECT * FROM (\n<sql>\n) LIMIT n+1` (taking the names from the statement itself when
+ *    a duplicate may have been renamed). One duckdb_query call binds once (a prepared
+ *    statement that reads files is bound again at execution); the engine's watchdog
+ *    (watch.c) interrupts it at the deadline or when the cancel callback fires.
+ * 3. Statements neither wrapper parses (COPY, CREATE, ATTACH, ...) are prepared, checked
+ *    against the sandbox, and run through a pending result one task at a time, checking the
+ *    deadline and the cancel callback between tasks.
+ * 4. Collect the chunks (at most limit+1 rows for a wrapped query), cut them to the limit,
  *    and remember whether more rows existed.
  */
 #include "engine/engine_int.h"
@@ -71,7 +76,7 @@ static int describe_columns(qk_result *r, duckdb_prepared_statement orig, duckdb
     r->types = calloc(r->ncols ? r->ncols : 1, sizeof *r->types);
     r->ltypes = calloc(r->ncols ? r->ncols : 1, sizeof *r->ltypes);
     if (!r->names || !r->types || !r->ltypes) return qk_errf(err, QK_ENOMEM, "out of memory");
-    bool same = duckdb_prepared_statement_column_count(orig) == r->ncols;
+    bool same = orig && duckdb_prepared_statement_column_count(orig) == r->ncols;
     for (idx_t i = 0; i < r->ncols; i++) {
         /* duckdb_prepared_statement_column_name returns a copy we must duckdb_free. */
         const char *n = same ? duckdb_prepared_statement_column_name(orig, i) : NULL;
@@ -133,6 +138,14 @@ static void check_stop(run_state *s)
     if (s->stop) duckdb_interrupt(s->con);
 }
 
+static int stop_error(const run_state *s, qk_err *err)
+{
+    if (s->stop == QK_ETIMEOUT)
+        return qk_errtf(err, QK_ETIMEOUT, "Timeout", "query exceeded the timeout of %lld ms",
+                        (long long)s->o->timeout_ms);
+    return qk_errtf(err, QK_ECANCELED, "Canceled", "query canceled");
+}
+
 static int execute(run_state *s, duckdb_prepared_statement st, duckdb_result *res, qk_err *err)
 {
     duckdb_pending_result pending;
@@ -162,11 +175,7 @@ static int execute(run_state *s, duckdb_prepared_statement st, duckdb_result *re
         duckdb_destroy_result(res);
     }
     duckdb_destroy_pending(&pending);
-    if (rc && s->stop == QK_ETIMEOUT)
-        rc = qk_errtf(err, QK_ETIMEOUT, "Timeout", "query exceeded the timeout of %lld ms",
-                      (long long)s->o->timeout_ms);
-    else if (rc && s->stop == QK_ECANCELED)
-        rc = qk_errtf(err, QK_ECANCELED, "Canceled", "query canceled");
+    if (rc && s->stop) rc = stop_error(s, err);
     return rc;
 }
 
@@ -218,21 +227,109 @@ static int sandbox_check(duckdb_prepared_statement st, qk_err *err)
     }
 }
 
-/* For a SELECT with a limit, prepare the wrapped form; keep the original on failure. */
-static duckdb_prepared_statement wrap_limit(duckdb_connection con, const char *sql, int64_t limit)
+/* The row-limit wrappers, tried in order. A keeps DuckDB's column names exactly but does not
+ * parse when the statement has its own LIMIT or is DESCRIBE/SHOW/SUMMARIZE; B parses for
+ * those but, being a subquery, renames duplicate column names (a, a_1). */
+static const char *const wrap_forms[2] = {"(\n%.*s\n) LIMIT %lld",
+                                          "SELECT * FROM (\n%.*s\n) LIMIT %lld"};
+
+/* Messages about the wrapped text point one line below the user's: "LINE 2:" -> "LINE 1:". */
+static void unshift_lines(qk_err *err)
 {
-    qk_buf w;
-    duckdb_prepared_statement st = NULL;
-    qk_buf_init(&w, strlen(sql) + 128);
-    if (qk_buf_printf(&w, "SELECT * FROM (\n%.*s\n) LIMIT %lld", (int)qk_sql_trimmed_len(sql),
-                      sql, (long long)limit + 1) == 0 &&
-        duckdb_prepare(con, qk_buf_cstr(&w), &st) == DuckDBError) {
-        qk_log(QK_LOG_DEBUG, "limit_wrap_failed", "\"error\":\"%s\"", "prepare");
-        duckdb_destroy_prepare(&st);
-        st = NULL;
+    char fixed[QK_ERR_MSG_MAX];
+    const char *p = err->msg, *hit;
+    size_t n = 0;
+    while ((hit = strstr(p, "LINE ")) != NULL && n < sizeof fixed - 24) {
+        char *end;
+        long line = strtol(hit + 5, &end, 10);
+        size_t pre = (size_t)(hit - p);
+        if (pre > sizeof fixed - 24 - n) pre = sizeof fixed - 24 - n;
+        memcpy(fixed + n, p, pre);
+        n += pre;
+        if (end > hit + 5 && *end == ':' && line > 1) {
+            n += (size_t)snprintf(fixed + n, sizeof fixed - n, "LINE %ld", line - 1);
+            p = end;
+        } else {
+            n += (size_t)snprintf(fixed + n, sizeof fixed - n, "LINE ");
+            p = hit + 5;
+        }
     }
-    qk_buf_free(&w);
-    return st;
+    qk_strlcpy(fixed + n, p, sizeof fixed - n);
+    qk_strlcpy(err->msg, fixed, sizeof err->msg);
+}
+
+/* Run wrapper `form` in one duckdb_query call (one bind), the watchdog enforcing the deadline
+ * and the cancel callback. */
+static int run_wrapped(qk_engine *e, run_state *s, int form, const char *sql, duckdb_result *res,
+                       qk_err *err)
+{
+    qk_watch w = {0};
+    bool watched = s->deadline || s->o->cancelled;
+    qk_buf text;
+    int rc = 0;
+    qk_buf_init(&text, strlen(sql) + 128);
+    if (qk_buf_printf(&text, wrap_forms[form], (int)qk_sql_trimmed_len(sql), sql,
+                      (long long)s->o->limit + 1)) {
+        qk_buf_free(&text);
+        return qk_errf(err, QK_ENOMEM, "out of memory");
+    }
+    w.con = s->con;
+    w.deadline = s->deadline;
+    w.cancelled = s->o->cancelled;
+    w.cancel_ud = s->o->cancel_ud;
+    if (watched && (rc = qk_watch_begin(qk_engine_watchdog(e), &w, err))) goto out;
+    if (duckdb_query(s->con, qk_buf_cstr(&text), res) == DuckDBError) {
+        rc = qk_engine_set_error(err, duckdb_result_error(res), duckdb_result_error_type(res));
+        duckdb_destroy_result(res);
+        unshift_lines(err);
+    }
+    if (watched) {
+        qk_watch_end(qk_engine_watchdog(e), &w);
+        s->stop = w.stop;
+    }
+    if (rc && s->stop) rc = stop_error(s, err);
+out:
+    qk_buf_free(&text);
+    return rc;
+}
+
+/* True when some column is named "<other column>_<digits>": wrapper B may have renamed a
+ * duplicate, so the true names must come from the statement itself. */
+static bool maybe_renamed(duckdb_result *res)
+{
+    idx_t n = duckdb_column_count(res);
+    for (idx_t i = 0; i < n; i++) {
+        const char *a = duckdb_column_name(res, i), *us = strrchr(a, '_');
+        if (!us || !us[1] || strspn(us + 1, "0123456789") != strlen(us + 1)) continue;
+        for (idx_t j = 0; j < n; j++) {
+            const char *b = duckdb_column_name(res, j);
+            if (j != i && strlen(b) == (size_t)(us - a) && strncmp(a, b, (size_t)(us - a)) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* The row-limited fast path: 0 with *have set, an error to report, or 0 with *have unset when
+ * neither wrapper parses (the statement is not a query: run it as it is). */
+static int run_limited(qk_engine *e, run_state *s, const char *sql, duckdb_result *res,
+                       duckdb_prepared_statement *names, bool *have, qk_err *err)
+{
+    for (int form = 0; form < 2; form++) {
+        int rc = run_wrapped(e, s, form, sql, res, err);
+        if (rc == 0) {
+            *have = true;
+            if (form == 1 && maybe_renamed(res) &&
+                duckdb_prepare(s->con, sql, names) == DuckDBError) {
+                duckdb_destroy_prepare(names);
+                *names = NULL;
+            }
+            return 0;
+        }
+        if (s->stop || strcmp(err->type, "ParserException") != 0) return rc;
+    }
+    qk_err_clear(err);
+    return 0;
 }
 
 int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
@@ -240,7 +337,7 @@ int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_re
 {
     static const qk_query_opts no_opts = {-1, 0, NULL, NULL};
     run_state s = {0};
-    duckdb_prepared_statement orig = NULL, wrapped = NULL;
+    duckdb_prepared_statement orig = NULL; /* the statement itself, when prepared */
     duckdb_result res;
     bool have_res = false;
     qk_result *r = NULL;
@@ -252,13 +349,15 @@ int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_re
     if (duckdb_connect(qk_engine_db(e), &s.con) == DuckDBError)
         return qk_errf(err, QK_EINTERNAL, "cannot connect to DuckDB");
     if ((rc = count_statements(s.con, sql, err))) goto out;
-    if ((rc = prepare(s.con, sql, &orig, err))) goto out;
-    if (qk_engine_sandboxed(e) && (rc = sandbox_check(orig, err))) goto out;
     if (o->limit >= 0 && o->limit < INT64_MAX &&
-        duckdb_prepared_statement_type(orig) == DUCKDB_STATEMENT_TYPE_SELECT)
-        wrapped = wrap_limit(s.con, sql, o->limit);
-    if ((rc = execute(&s, wrapped ? wrapped : orig, &res, err))) goto out;
-    have_res = true;
+        (rc = run_limited(e, &s, sql, &res, &orig, &have_res, err)))
+        goto out;
+    if (!have_res) {
+        if ((rc = prepare(s.con, sql, &orig, err))) goto out;
+        if (qk_engine_sandboxed(e) && (rc = sandbox_check(orig, err))) goto out;
+        if ((rc = execute(&s, orig, &res, err))) goto out;
+        have_res = true;
+    }
     if (!(r = calloc(1, sizeof *r))) {
         rc = qk_errf(err, QK_ENOMEM, "out of memory");
         goto out;
@@ -274,7 +373,6 @@ out:
         qk_engine_count_query(e); /* an answered (failed) query still warms the process */
     qk_result_destroy(r);
     if (have_res) duckdb_destroy_result(&res);
-    if (wrapped) duckdb_destroy_prepare(&wrapped);
     if (orig) duckdb_destroy_prepare(&orig);
     duckdb_disconnect(&s.con);
     return rc;

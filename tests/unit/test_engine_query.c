@@ -136,6 +136,42 @@ static void test_limit_wrap_keeps_order_and_names(void **state)
     qk_result_destroy(r);
 }
 
+static void test_limit_wrap_names_with_own_limit_and_describe(void **state)
+{
+    qk_result *r = NULL;
+    qk_err err;
+    (void)state;
+    /* Own LIMIT: the second wrapper (a subquery) renames duplicates; names come back exact. */
+    assert_int_equal(run("SELECT 1 AS i, 2 AS i FROM range(9) LIMIT 5", 3, &r, &err), 0);
+    assert_string_equal(qk_result_column_name(r, 0), "i");
+    assert_string_equal(qk_result_column_name(r, 1), "i");
+    assert_int_equal(qk_result_row_count(r), 3);
+    qk_result_destroy(r);
+    /* A real column named i_1 is kept as it is. */
+    assert_int_equal(run("SELECT 1 AS i, 2 AS i_1 FROM range(9) LIMIT 5", 3, &r, &err), 0);
+    assert_string_equal(qk_result_column_name(r, 1), "i_1");
+    qk_result_destroy(r);
+    assert_int_equal(run("DESCRIBE SELECT 1 AS a, 2 AS b", 1, &r, &err), 0);
+    assert_int_equal(qk_result_row_count(r), 1);
+    assert_true(qk_result_limited(r));
+    assert_string_equal(qk_result_column_name(r, 0), "column_name");
+    qk_result_destroy(r);
+    assert_int_equal(run("SHOW TABLES", 5, &r, &err), 0);
+    qk_result_destroy(r);
+}
+
+static void test_error_positions_match_the_users_sql(void **state)
+{
+    qk_result *r = NULL;
+    qk_err err;
+    (void)state;
+    assert_int_equal(run("SELECT nope FROM range(1)", 10, &r, &err), QK_ESQL);
+    assert_non_null(strstr(err.msg, "LINE 1:"));
+    assert_null(strstr(err.msg, "LINE 2:"));
+    assert_int_equal(run("SELECT 1,\n  nope FROM range(1)", 10, &r, &err), QK_ESQL);
+    assert_non_null(strstr(err.msg, "LINE 2:"));
+}
+
 static void test_multiple_statements_are_refused(void **state)
 {
     qk_result *r = NULL;
@@ -361,6 +397,8 @@ int main(void)
         cmocka_unit_test(test_limit_cuts_rows_and_reports_more),
         cmocka_unit_test(test_limit_wrap_does_not_materialize_unreturned_rows),
         cmocka_unit_test(test_limit_wrap_keeps_order_and_names),
+        cmocka_unit_test(test_limit_wrap_names_with_own_limit_and_describe),
+        cmocka_unit_test(test_error_positions_match_the_users_sql),
         cmocka_unit_test(test_multiple_statements_are_refused),
         cmocka_unit_test(test_sql_errors_carry_duckdb_type),
         cmocka_unit_test(test_sandbox_blocks_files_outside_lake),

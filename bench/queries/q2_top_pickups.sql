@@ -1,0 +1,1 @@
+SELECT pickup_location_id AS location_id, COUNT(*) AS counts FROM read_parquet(['<LAKE>/dataset/taxi_2019_04.parquet']) WHERE pickup_at >= '2019-04-01' AND pickup_at < '2019-04-03' GROUP BY 1 ORDER BY 2 DESC LIMIT 20

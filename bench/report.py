@@ -439,7 +439,7 @@ PATHS_NOTE = (
     "Diagnostics, no target (`bench_paths`, median ms of 30 interleaved runs, all on one "
     "process): baseline = `duckdb_query` on a long-lived connection; connect+query = a new "
     "connection per query; prepare+exec = new connection, `duckdb_prepare` + "
-    "`duckdb_execute_prepared`; quack-like = what src/engine/query.c does (extract statements, "
+    "`duckdb_execute_prepared`; quack-like = what src/engine/query.c did until git 2442230 (extract statements, "
     "prepare the statement, prepare the LIMIT-wrapped statement, pending execution task by "
     "task); wrapped-1-prep = only the wrapped statement prepared; wrapped-query = "
     "`duckdb_query` of the wrapped statement on a new connection; qk_engine_query = quack's "

@@ -113,8 +113,7 @@ char *qk_buf_detach(qk_buf *b, size_t *len)
     return p;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t qk_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len, i;
@@ -163,7 +162,7 @@ int qk_buf_add_json_str(qk_buf *b, const char *s, size_t n)
                 rc = qk_buf_add(b, esc, 6);
             }
             i++;
-        } else if ((l = utf8_len(p + i, n - i)) != 0) {
+        } else if ((l = qk_utf8_len(p + i, n - i)) != 0) {
             rc = qk_buf_add(b, p + i, l);
             i += l;
         } else {

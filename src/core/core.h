@@ -110,6 +110,9 @@ void qk_buf_truncate(qk_buf *b, size_t len);
 const char *qk_buf_cstr(const qk_buf *b);
 /* Take the data (caller frees with free()); the buffer is reset to empty. */
 char *qk_buf_detach(qk_buf *b, size_t *len);
+/* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), or 0 when it is invalid
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+size_t qk_utf8_len(const unsigned char *s, size_t n);
 /* Append s (n bytes, UTF-8) as a JSON string literal with quotes. Invalid UTF-8 bytes become
  * U+FFFD; control characters are \u-escaped. */
 int qk_buf_add_json_str(qk_buf *b, const char *s, size_t n);

@@ -268,30 +268,6 @@ int qk_enc_blob_text(qk_buf *b, const uint8_t *s, size_t n)
     return rc ? rc : qk_enc_put(b, tmp, o);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0], cp;
-    size_t len;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return len;
-}
 
 /* Raw text with invalid UTF-8 bytes replaced by U+FFFD. */
 static int put_utf8(qk_buf *b, const char *s, size_t n)
@@ -303,10 +279,10 @@ static int put_utf8(qk_buf *b, const char *s, size_t n)
         start = i;
         while (i < n && p[i] < 0x80)
             i++;
-        while (i < n && p[i] >= 0x80 && (l = utf8_seq(p + i, n - i)) != 0)
+        while (i < n && p[i] >= 0x80 && (l = qk_utf8_len(p + i, n - i)) != 0)
             i += l;
         if (i > start && (rc = qk_enc_put(b, s + start, i - start))) break;
-        if (i < n && p[i] >= 0x80 && utf8_seq(p + i, n - i) == 0) {
+        if (i < n && p[i] >= 0x80 && qk_utf8_len(p + i, n - i) == 0) {
             rc = qk_enc_put(b, "\xEF\xBF\xBD", 3);
             i++;
         }

@@ -104,7 +104,7 @@ int qk_sql_add_literal(qk_buf *b, const char *s)
     return rc ? rc : qk_buf_addc(b, '\'');
 }
 
-static int run_sql(duckdb_connection con, const char *sql, qk_err *err)
+int qk_engine_con_exec(duckdb_connection con, const char *sql, qk_err *err)
 {
     duckdb_result res;
     int rc = 0;
@@ -148,7 +148,7 @@ static int apply_settings(qk_engine *e, const qk_engine_config *cfg, qk_err *err
         qk_errf(err, rc, "engine settings too long");
         goto out;
     }
-    if ((rc = run_sql(con, qk_buf_cstr(&sql), err)) != 0) qk_err_prefix(err, "engine settings");
+    if ((rc = qk_engine_con_exec(con, qk_buf_cstr(&sql), err)) != 0) qk_err_prefix(err, "engine settings");
 out:
     qk_buf_free(&sql);
     duckdb_disconnect(&con);
@@ -237,7 +237,7 @@ int qk_engine_exec(qk_engine *e, const char *sql, qk_err *err)
     int rc;
     if (duckdb_connect(e->db, &con) == DuckDBError)
         return qk_errf(err, QK_EINTERNAL, "cannot connect to DuckDB");
-    rc = run_sql(con, sql, err);
+    rc = qk_engine_con_exec(con, sql, err);
     duckdb_disconnect(&con);
     return rc;
 }

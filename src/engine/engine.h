@@ -44,6 +44,14 @@ const char *qk_engine_temp_dir(const qk_engine *e);
 duckdb_database qk_engine_db(qk_engine *e);
 /* Run trusted SQL (one or more statements), discarding results. For set-up work only. */
 int qk_engine_exec(qk_engine *e, const char *sql, qk_err *err);
+/* Run trusted SQL on a connection of the caller's, discarding results. */
+int qk_engine_con_exec(duckdb_connection con, const char *sql, qk_err *err);
+/* Copy a DuckDB error into err and return its code: QK_EDENIED for permission errors, QK_EIO
+ * for I/O errors, else QK_ESQL; the type is DuckDB's exception name ("BinderException"),
+ * from `type` or, when that is DUCKDB_ERROR_INVALID, from the message's prefix. */
+int qk_engine_set_error(qk_err *err, const char *msg, duckdb_error_type type);
+/* Append s as a SQL string literal ('...' with quotes doubled). */
+int qk_sql_add_literal(qk_buf *b, const char *s);
 /* Number of queries this process has answered (for `warm`). */
 uint64_t qk_engine_queries(const qk_engine *e);
 

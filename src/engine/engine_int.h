@@ -10,17 +10,12 @@
 
 #include "engine/engine.h"
 
-/* Copy a DuckDB error into err: code QK_ESQL (QK_EDENIED for permission errors), type set to
- * DuckDB's exception name. Returns the code. */
-int qk_engine_set_error(qk_err *err, const char *msg, duckdb_error_type type);
 /* DuckDB's exception name for an error type, e.g. "ParserException". */
 const char *qk_duckdb_error_name(duckdb_error_type t);
 /* Increment the answered-query counter; returns the previous value. */
 uint64_t qk_engine_count_query(qk_engine *e);
 /* True when the sandbox is on. */
 bool qk_engine_sandboxed(const qk_engine *e);
-/* Append a SQL string literal, quotes doubled. */
-int qk_sql_add_literal(qk_buf *b, const char *s);
 /* Length of sql without trailing whitespace, comments and semicolons (quote-aware). */
 size_t qk_sql_trimmed_len(const char *sql);
 /* Append DuckDB's spelling of a type ("BIGINT", "DECIMAL(18,3)", "STRUCT(a INTEGER)"...). */

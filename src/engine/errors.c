@@ -54,6 +54,8 @@ int qk_engine_set_error(qk_err *err, const char *msg, duckdb_error_type type)
         type_from_message(m, derived, sizeof derived);
         if (derived[0]) tname = derived;
     }
-    int code = strcmp(tname, "PermissionException") == 0 ? QK_EDENIED : QK_ESQL;
+    int code = strcmp(tname, "PermissionException") == 0 ? QK_EDENIED
+               : strcmp(tname, "IOException") == 0       ? QK_EIO
+                                                         : QK_ESQL;
     return qk_errtf(err, code, tname, "%s", m);
 }

@@ -233,33 +233,8 @@ static int fmt_path(char *out, size_t cap, qk_err *err, const char *fmt, ...)
     return 0;
 }
 
-/* A DuckDB error into err; permission and I/O errors keep their meaning. */
-static int sql_error(qk_err *err, const char *msg, duckdb_error_type type)
-{
-    int code = type == DUCKDB_ERROR_PERMISSION ? QK_EDENIED
-               : type == DUCKDB_ERROR_IO       ? QK_EIO
-                                               : QK_ESQL;
-    return qk_errf(err, code, "%s", msg && *msg ? msg : "DuckDB error");
-}
 
-static int run_sql(duckdb_connection con, const char *sql, qk_err *err)
-{
-    duckdb_result res;
-    int rc = 0;
-    if (duckdb_query(con, sql, &res) == DuckDBError)
-        rc = sql_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
-    duckdb_destroy_result(&res);
-    return rc;
-}
 
-/* Append a SQL string literal ('...' with quotes doubled). */
-static int add_literal(qk_buf *b, const char *s)
-{
-    int rc = qk_buf_addc(b, '\'');
-    for (; !rc && *s; s++)
-        rc = *s == '\'' ? qk_buf_add(b, "''", 2) : qk_buf_addc(b, *s);
-    return rc ? rc : qk_buf_addc(b, '\'');
-}
 
 /* Build a statement from fmt, where each "%L" is replaced by the next path as a SQL literal
  * (only %L is understood: the SQL here has no other % signs). */
@@ -270,7 +245,7 @@ static int build_sql(qk_buf *b, qk_err *err, const char *fmt, const char *p1, co
     qk_buf_truncate(b, 0);
     for (const char *s = fmt; *s && !rc; s++) {
         if (s[0] == '%' && s[1] == 'L' && k < 2) {
-            rc = add_literal(b, paths[k++]);
+            rc = qk_sql_add_literal(b, paths[k++]);
             s++;
         } else {
             rc = qk_buf_addc(b, *s);
@@ -302,7 +277,7 @@ static int query_column(duckdb_connection con, const char *sql, int64_t *out, si
     int rc = 0;
     *n = 0;
     if (duckdb_query(con, sql, &res) == DuckDBError) {
-        rc = sql_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
+        rc = qk_engine_set_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
         goto out;
     }
     while (!rc && (ch = duckdb_fetch_chunk(res)) != NULL) {
@@ -323,7 +298,7 @@ static int query_row(duckdb_connection con, const char *sql, int64_t *out, idx_t
     duckdb_data_chunk ch = NULL;
     int rc = 0;
     if (duckdb_query(con, sql, &res) == DuckDBError) {
-        rc = sql_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
+        rc = qk_engine_set_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
         goto out;
     }
     ch = duckdb_fetch_chunk(res);
@@ -410,12 +385,12 @@ static int setup(gen *g, qk_err *err)
     int rc, n;
     n = snprintf(sql, sizeof sql, QK_DEMO_SQL_MACROS, seed, seed);
     if (n < 0 || (size_t)n >= sizeof sql) return qk_errf(err, QK_EINTERNAL, "demo: SQL too long");
-    if ((rc = run_sql(g->con, sql, err))) return rc;
+    if ((rc = qk_engine_con_exec(g->con, sql, err))) return rc;
     n = snprintf(sql, sizeof sql, QK_DEMO_SQL_HOURS, rows, rows);
     if (n < 0 || (size_t)n >= sizeof sql) return qk_errf(err, QK_EINTERNAL, "demo: SQL too long");
-    if ((rc = run_sql(g->con, sql, err))) return rc;
+    if ((rc = qk_engine_con_exec(g->con, sql, err))) return rc;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if ((rc = run_sql(g->con, fixed[i], err))) return rc;
+        if ((rc = qk_engine_con_exec(g->con, fixed[i], err))) return rc;
     rc = query_column(g->con, QK_DEMO_SQL_DAYS, g->days, MAX_DAYS, &g->ndays, err);
     if (!rc && g->ndays == 0) rc = qk_errf(err, QK_EINTERNAL, "demo: no days hold rows");
     return rc;
@@ -440,11 +415,11 @@ static int run_with_progress(gen *g, const char *sql, qk_err *err)
     int64_t next_poll = 0, last = -1;
     int rc = 0;
     if (duckdb_prepare(g->con, sql, &st) == DuckDBError) {
-        rc = sql_error(err, duckdb_prepare_error(st), DUCKDB_ERROR_INVALID);
+        rc = qk_engine_set_error(err, duckdb_prepare_error(st), DUCKDB_ERROR_INVALID);
         goto out;
     }
     if (duckdb_pending_prepared(st, &pending) == DuckDBError) {
-        rc = sql_error(err, duckdb_pending_error(pending), DUCKDB_ERROR_INVALID);
+        rc = qk_engine_set_error(err, duckdb_pending_error(pending), DUCKDB_ERROR_INVALID);
         goto out;
     }
     for (int idle = 0;
@@ -460,11 +435,11 @@ static int run_with_progress(gen *g, const char *sql, qk_err *err)
         }
     }
     if (ps == DUCKDB_PENDING_ERROR) {
-        rc = sql_error(err, duckdb_pending_error(pending), DUCKDB_ERROR_INVALID);
+        rc = qk_engine_set_error(err, duckdb_pending_error(pending), DUCKDB_ERROR_INVALID);
         goto out;
     }
     if (duckdb_execute_pending(pending, &res) == DuckDBError)
-        rc = sql_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
+        rc = qk_engine_set_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
     duckdb_destroy_result(&res);
 out:
     if (pending) duckdb_destroy_pending(&pending);
@@ -508,7 +483,7 @@ static int write_partition(gen *g, int64_t d, qk_buf *sql, qk_err *err)
              "AND pickup_at < TIMESTAMP '%s' + INTERVAL 1 DAY) TO %%L (FORMAT parquet)",
              day, day);
     if ((rc = build_sql(sql, err, fmt, src, dst))) return rc;
-    return run_sql(g->con, qk_buf_cstr(sql), err);
+    return qk_engine_con_exec(g->con, qk_buf_cstr(sql), err);
 }
 
 static int write_partitions(gen *g, qk_err *err)

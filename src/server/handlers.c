@@ -84,6 +84,7 @@ int qk_status_for_error(const qk_err *e)
         return 413;
     case QK_EINVAL:
     case QK_EPARSE:
+    case QK_EIO: /* DuckDB's IOException: a missing or unreadable file named in the SQL */
     case QK_EDENIED:
     case QK_ENOTFOUND:
     case QK_ESQL:

@@ -10,8 +10,8 @@
 #include "cli/cli.h"
 
 const qk_command qk_commands[] = {
-    {"query", "run SQL over the lake (embedded, or against a running quack serve)",
-     qk_help_query, qk_cmd_query},
+    {"query", "run SQL over the lake (embedded, or against a running quack serve)", qk_help_query,
+     qk_cmd_query},
     {"serve", "start the HTTP service (POST /invoke, POST /query, /health, /metrics)",
      qk_help_serve, qk_cmd_serve},
     {"demo", "create the demo lake: a synthetic NYC-taxi month (April 2019)", qk_help_demo,
@@ -34,8 +34,7 @@ static void print_main_help(FILE *f)
 int main(int argc, char **argv)
 {
     qk_err err = {0};
-    if (qk_env_load_file(".env", &err) != 0)
-        fprintf(stderr, "quack: warning: .env: %s\n", err.msg);
+    if (qk_env_load_file(".env", &err) != 0) fprintf(stderr, "quack: warning: .env: %s\n", err.msg);
     if (argc < 2) {
         print_main_help(stderr);
         return QK_EXIT_USAGE;

@@ -17,7 +17,8 @@ static void rule(FILE *f, int n, const size_t *w, const char *l, const char *m, 
 {
     fputs(l, f);
     for (int i = 0; i < n; i++) {
-        for (size_t k = 0; k < w[i] + 2; k++) fputs("─", f);
+        for (size_t k = 0; k < w[i] + 2; k++)
+            fputs("─", f);
         fputs(i + 1 < n ? m : r, f);
     }
     fputc('\n', f);
@@ -40,7 +41,8 @@ void qk_cli_print_box(FILE *f, int n, const char *const *names, const char *cons
     fputc('\n', f);
     rule(f, n, w, "├", "┼", "┤");
     fputs("│", f);
-    for (int i = 0; i < n; i++) fprintf(f, " %*s │", (int)w[i], values[i]);
+    for (int i = 0; i < n; i++)
+        fprintf(f, " %*s │", (int)w[i], values[i]);
     fputc('\n', f);
     rule(f, n, w, "└", "┴", "┘");
 }

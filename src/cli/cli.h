@@ -18,8 +18,8 @@ enum { QK_EXIT_OK = 0, QK_EXIT_QUERY = 1, QK_EXIT_USAGE = 2 };
 
 typedef struct qk_command {
     const char *name;
-    const char *summary;           /* one line for `quack --help` */
-    const char *help;              /* full text for `quack CMD --help` */
+    const char *summary; /* one line for `quack --help` */
+    const char *help;    /* full text for `quack CMD --help` */
     int (*run)(int argc, char **argv);
 } qk_command;
 

@@ -74,46 +74,69 @@ static int terminal_width(void)
     struct winsize ws;
     int64_t v;
     if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) return ws.ws_col;
-    if (qk_parse_int64(qk_env_str("COLUMNS", ""), 20, 10000, &v, "COLUMNS", NULL) == 0) return (int)v;
+    if (qk_parse_int64(qk_env_str("COLUMNS", ""), 20, 10000, &v, "COLUMNS", NULL) == 0)
+        return (int)v;
     return 120;
 }
 
 static int parse_flag_value(int opt, const char *v, query_args *a, qk_err *err)
 {
     switch (opt) {
-    case 'l': return qk_parse_int64(v, 0, 1000000000, &a->limit, "--limit", err);
-    case 'F': a->format = v; return qk_format_parse(v, &a->fmt, err);
-    case OPT_TIMEOUT: return qk_parse_duration_ms(v, &a->timeout_ms, "--timeout", err);
-    case OPT_THREADS: return qk_parse_int64(v, 1, 1024, &a->threads, "--threads", err);
-    case OPT_WIDTH: return qk_parse_int64(v, 20, 10000, &a->width, "--width", err);
-    case OPT_MAXBYTES: return qk_parse_size(v, &a->max_bytes, "--max-bytes", err);
+    case 'l':
+        return qk_parse_int64(v, 0, 1000000000, &a->limit, "--limit", err);
+    case 'F':
+        a->format = v;
+        return qk_format_parse(v, &a->fmt, err);
+    case OPT_TIMEOUT:
+        return qk_parse_duration_ms(v, &a->timeout_ms, "--timeout", err);
+    case OPT_THREADS:
+        return qk_parse_int64(v, 1, 1024, &a->threads, "--threads", err);
+    case OPT_WIDTH:
+        return qk_parse_int64(v, 20, 10000, &a->width, "--width", err);
+    case OPT_MAXBYTES:
+        return qk_parse_size(v, &a->max_bytes, "--max-bytes", err);
     }
     return 0;
 }
 
 static int parse_args(int argc, char **argv, query_args *a, qk_err *err)
 {
-    static const struct option longopts[] = {
-        {"sql", required_argument, 0, 'q'},       {"file", required_argument, 0, 'f'},
-        {"limit", required_argument, 0, 'l'},     {"format", required_argument, 0, 'F'},
-        {"endpoint", required_argument, 0, 'e'},  {"token", required_argument, 0, OPT_TOKEN},
-        {"lake", required_argument, 0, OPT_LAKE}, {"timeout", required_argument, 0, OPT_TIMEOUT},
-        {"threads", required_argument, 0, OPT_THREADS},
-        {"memory-limit", required_argument, 0, OPT_MEM},
-        {"max-bytes", required_argument, 0, OPT_MAXBYTES},
-        {"width", required_argument, 0, OPT_WIDTH},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"sql", required_argument, 0, 'q'},
+                                             {"file", required_argument, 0, 'f'},
+                                             {"limit", required_argument, 0, 'l'},
+                                             {"format", required_argument, 0, 'F'},
+                                             {"endpoint", required_argument, 0, 'e'},
+                                             {"token", required_argument, 0, OPT_TOKEN},
+                                             {"lake", required_argument, 0, OPT_LAKE},
+                                             {"timeout", required_argument, 0, OPT_TIMEOUT},
+                                             {"threads", required_argument, 0, OPT_THREADS},
+                                             {"memory-limit", required_argument, 0, OPT_MEM},
+                                             {"max-bytes", required_argument, 0, OPT_MAXBYTES},
+                                             {"width", required_argument, 0, OPT_WIDTH},
+                                             {0, 0, 0, 0}};
     int opt, rc;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "q:f:l:F:e:", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'q': a->sql_flag = optarg; break;
-        case 'f': a->file = optarg; break;
-        case 'e': a->endpoint = optarg; break;
-        case OPT_TOKEN: a->token = optarg; break;
-        case OPT_LAKE: a->lake = optarg; break;
-        case OPT_MEM: a->memory_limit = optarg; break;
+        case 'q':
+            a->sql_flag = optarg;
+            break;
+        case 'f':
+            a->file = optarg;
+            break;
+        case 'e':
+            a->endpoint = optarg;
+            break;
+        case OPT_TOKEN:
+            a->token = optarg;
+            break;
+        case OPT_LAKE:
+            a->lake = optarg;
+            break;
+        case OPT_MEM:
+            a->memory_limit = optarg;
+            break;
         case '?':
             return qk_errf(err, QK_EINVAL, "unknown option or missing value: %s", argv[optind - 1]);
         default:
@@ -136,7 +159,8 @@ static int load_sql(query_args *a, qk_err *err)
         a->sql = qk_xstrdup(a->sql_flag);
         return 0;
     }
-    if (a->file && strcmp(a->file, "-") != 0) return qk_read_file(a->file, SQL_MAX, &a->sql, &len, err);
+    if (a->file && strcmp(a->file, "-") != 0)
+        return qk_read_file(a->file, SQL_MAX, &a->sql, &len, err);
     if (a->file || !isatty(STDIN_FILENO)) {
         if ((rc = qk_read_file("/dev/stdin", SQL_MAX, &a->sql, &len, err))) return rc;
         if (qk_str_blank(a->sql) && !a->file) {
@@ -150,7 +174,9 @@ static int load_sql(query_args *a, qk_err *err)
     if ((rc = qk_path_abs(qk_cli_lake(a->lake), &lake, err))) return rc;
     qk_buf b;
     qk_buf_init(&b, SQL_MAX);
-    rc = qk_buf_printf(&b, "SELECT COUNT(*) AS COUNTS FROM read_parquet(['%s/dataset/taxi_2019_04.parquet'])", lake);
+    rc = qk_buf_printf(
+        &b, "SELECT COUNT(*) AS COUNTS FROM read_parquet(['%s/dataset/taxi_2019_04.parquet'])",
+        lake);
     free(lake);
     if (rc) return qk_errf(err, rc, "lake path too long");
     a->sql = qk_buf_detach(&b, NULL);
@@ -195,8 +221,9 @@ out:
 
 static int run_remote(const query_args *a, query_out *o, qk_err *err)
 {
-    qk_remote_request q = {a->endpoint, a->token ? a->token : getenv("QUACK_TOKEN"), a->sql,
-                           qk_format_name(wire_format(a->fmt)), a->limit, (int)a->width,
+    qk_remote_request q = {a->endpoint,  a->token ? a->token : getenv("QUACK_TOKEN"),
+                           a->sql,       qk_format_name(wire_format(a->fmt)),
+                           a->limit,     (int)a->width,
                            a->timeout_ms};
     qk_remote_reply r;
     memset(&r, 0, sizeof r);
@@ -247,8 +274,10 @@ static void print_result(const query_args *a, const query_out *o)
         const char *vals[5] = {cells[0], cells[1], cells[2], cells[3], cells[4]};
         qk_cli_print_box(stdout, 5, names, vals);
     }
-    if (a->fmt == QK_FMT_JSON) print_json_array(&o->data);
-    else fwrite(qk_buf_cstr(&o->data), 1, o->data.len, stdout);
+    if (a->fmt == QK_FMT_JSON)
+        print_json_array(&o->data);
+    else
+        fwrite(qk_buf_cstr(&o->data), 1, o->data.len, stdout);
 }
 
 int qk_cmd_query(int argc, char **argv)
@@ -271,8 +300,10 @@ int qk_cmd_query(int argc, char **argv)
     double t0 = qk_now_msf();
     rc = a.endpoint ? run_remote(&a, &o, &err) : run_embedded(&a, &o, &err);
     o.roundtrip_ms = qk_now_msf() - t0;
-    if (rc == 0) print_result(&a, &o);
-    else qk_cli_print_err("query", &err);
+    if (rc == 0)
+        print_result(&a, &o);
+    else
+        qk_cli_print_err("query", &err);
     qk_buf_free(&o.data);
     free(a.sql);
     return rc ? QK_EXIT_QUERY : QK_EXIT_OK;

@@ -26,9 +26,11 @@ static void header_value(const char *line, size_t len, const char *name, char *d
 {
     size_t nl = strlen(name), v;
     if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
-    for (v = nl + 1; v < len && line[v] == ' '; v++) {}
+    for (v = nl + 1; v < len && line[v] == ' '; v++) {
+    }
     size_t end = len;
-    while (end > v && (line[end - 1] == '\r' || line[end - 1] == '\n')) end--;
+    while (end > v && (line[end - 1] == '\r' || line[end - 1] == '\n'))
+        end--;
     size_t n = end - v < cap - 1 ? end - v : cap - 1;
     memcpy(dst, line + v, n);
     dst[n] = '\0';
@@ -74,8 +76,10 @@ static int error_from_body(long status, const qk_buf *body, qk_err *err)
     json_t *o = json_loadb(body->data ? body->data : "", body->len, 0, &je);
     const char *msg = o ? json_string_value(json_object_get(o, "errorMessage")) : NULL;
     const char *type = o ? json_string_value(json_object_get(o, "errorType")) : NULL;
-    if (msg) qk_errtf(err, QK_EHTTP, type ? type : "", "%s", msg);
-    else qk_errf(err, QK_EHTTP, "server answered HTTP %ld: %.200s", status, qk_buf_cstr(body));
+    if (msg)
+        qk_errtf(err, QK_EHTTP, type ? type : "", "%s", msg);
+    else
+        qk_errf(err, QK_EHTTP, "server answered HTTP %ld: %.200s", status, qk_buf_cstr(body));
     json_decref(o);
     return QK_EHTTP;
 }
@@ -90,7 +94,8 @@ int qk_remote_query(const qk_remote_request *q, qk_remote_reply *r, qk_err *err)
     int rc = 0;
     if (!c) return qk_errf(err, QK_ENOMEM, "cannot initialise libcurl");
     size_t el = strlen(q->endpoint);
-    while (el && q->endpoint[el - 1] == '/') el--;
+    while (el && q->endpoint[el - 1] == '/')
+        el--;
     snprintf(url, sizeof url, "%.*s/query", (int)el, q->endpoint);
     body = request_body(q);
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -112,7 +117,8 @@ int qk_remote_query(const qk_remote_request *q, qk_remote_reply *r, qk_err *err)
     if (q->timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)q->timeout_ms);
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
-        rc = qk_errf(err, QK_EHTTP, "cannot reach %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        rc = qk_errf(err, QK_EHTTP, "cannot reach %s: %s", url,
+                     errbuf[0] ? errbuf : curl_easy_strerror(cc));
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -11,17 +11,17 @@ typedef struct qk_remote_request {
     const char *endpoint; /* base URL, e.g. http://127.0.0.1:8080 */
     const char *token;    /* bearer token or NULL */
     const char *sql;
-    const char *format;   /* json | ndjson | csv | table */
+    const char *format; /* json | ndjson | csv | table */
     int64_t limit;
-    int width;            /* table width, 0 = server default */
-    int64_t timeout_ms;   /* whole request, 0 = none */
+    int width;          /* table width, 0 = server default */
+    int64_t timeout_ms; /* whole request, 0 = none */
 } qk_remote_request;
 
 typedef struct qk_remote_reply {
     long status;
-    qk_buf body;          /* caller frees with qk_remote_reply_free */
-    double time_ms;       /* X-Quack-Time-Ms */
-    uint64_t rows;        /* X-Quack-Rows */
+    qk_buf body;    /* caller frees with qk_remote_reply_free */
+    double time_ms; /* X-Quack-Time-Ms */
+    uint64_t rows;  /* X-Quack-Rows */
     bool warm, truncated;
     char truncated_by[16];
     char query_id[40];

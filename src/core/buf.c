@@ -35,7 +35,8 @@ int qk_buf_reserve(qk_buf *b, size_t n)
     need = b->len + n + 1;
     if (need <= b->cap) return 0;
     ncap = b->cap ? b->cap : 256;
-    while (ncap < need) ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+    while (ncap < need)
+        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
     if (ncap > b->max + 1) ncap = b->max + 1;
     p = realloc(b->data, ncap);
     if (!p) return QK_ENOMEM;
@@ -119,10 +120,14 @@ size_t qk_utf8_len(const unsigned char *s, size_t n)
     size_t len, i;
     unsigned cp;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
     if (n < len) return 0;
     for (i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -144,19 +149,34 @@ int qk_buf_add_json_str(qk_buf *b, const char *s, size_t n)
     b->data[b->len++] = '"';
     while (i < n) {
         start = i;
-        while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') i++;
+        while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+            i++;
         if (i > start && (rc = qk_buf_add(b, p + start, i - start))) goto fail;
         if (i >= n) break;
         if (p[i] < 0x80) {
             char esc[8];
             switch (p[i]) {
-            case '"': rc = qk_buf_add(b, "\\\"", 2); break;
-            case '\\': rc = qk_buf_add(b, "\\\\", 2); break;
-            case '\n': rc = qk_buf_add(b, "\\n", 2); break;
-            case '\r': rc = qk_buf_add(b, "\\r", 2); break;
-            case '\t': rc = qk_buf_add(b, "\\t", 2); break;
-            case '\b': rc = qk_buf_add(b, "\\b", 2); break;
-            case '\f': rc = qk_buf_add(b, "\\f", 2); break;
+            case '"':
+                rc = qk_buf_add(b, "\\\"", 2);
+                break;
+            case '\\':
+                rc = qk_buf_add(b, "\\\\", 2);
+                break;
+            case '\n':
+                rc = qk_buf_add(b, "\\n", 2);
+                break;
+            case '\r':
+                rc = qk_buf_add(b, "\\r", 2);
+                break;
+            case '\t':
+                rc = qk_buf_add(b, "\\t", 2);
+                break;
+            case '\b':
+                rc = qk_buf_add(b, "\\b", 2);
+                break;
+            case '\f':
+                rc = qk_buf_add(b, "\\f", 2);
+                break;
             default:
                 snprintf(esc, sizeof esc, "\\u%04x", p[i]);
                 rc = qk_buf_add(b, esc, 6);

@@ -34,22 +34,22 @@
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
-#define QK_ERRORS(X)                                                                            \
-    X(QK_OK, 0, "ok")                                                                           \
-    X(QK_EINVAL, -1, "invalid argument")                                                        \
-    X(QK_ENOMEM, -2, "out of memory")                                                           \
-    X(QK_EIO, -3, "I/O error")                                                                  \
-    X(QK_ESQL, -4, "SQL error")                                                                 \
-    X(QK_ETIMEOUT, -5, "timed out")                                                             \
-    X(QK_ECANCELED, -6, "canceled")                                                             \
-    X(QK_ETOOBIG, -7, "too big")                                                                \
-    X(QK_EDENIED, -8, "permission denied")                                                      \
-    X(QK_ENOTFOUND, -9, "not found")                                                            \
-    X(QK_EEXIST, -10, "already exists")                                                         \
-    X(QK_EBUSY, -11, "busy")                                                                    \
-    X(QK_EPARSE, -12, "parse error")                                                            \
-    X(QK_EUNSUPPORTED, -13, "unsupported")                                                      \
-    X(QK_EINTERNAL, -14, "internal error")                                                      \
+#define QK_ERRORS(X)                                                                               \
+    X(QK_OK, 0, "ok")                                                                              \
+    X(QK_EINVAL, -1, "invalid argument")                                                           \
+    X(QK_ENOMEM, -2, "out of memory")                                                              \
+    X(QK_EIO, -3, "I/O error")                                                                     \
+    X(QK_ESQL, -4, "SQL error")                                                                    \
+    X(QK_ETIMEOUT, -5, "timed out")                                                                \
+    X(QK_ECANCELED, -6, "canceled")                                                                \
+    X(QK_ETOOBIG, -7, "too big")                                                                   \
+    X(QK_EDENIED, -8, "permission denied")                                                         \
+    X(QK_ENOTFOUND, -9, "not found")                                                               \
+    X(QK_EEXIST, -10, "already exists")                                                            \
+    X(QK_EBUSY, -11, "busy")                                                                       \
+    X(QK_EPARSE, -12, "parse error")                                                               \
+    X(QK_EUNSUPPORTED, -13, "unsupported")                                                         \
+    X(QK_EINTERNAL, -14, "internal error")                                                         \
     X(QK_EHTTP, -15, "HTTP error")
 
 enum {
@@ -122,8 +122,8 @@ int qk_buf_add_json_str(qk_buf *b, const char *s, size_t n);
 typedef struct qk_arena_block qk_arena_block;
 typedef struct qk_arena {
     qk_arena_block *head;
-    size_t used;  /* bytes handed out */
-    size_t max;   /* limit on bytes handed out (0 = unlimited) */
+    size_t used; /* bytes handed out */
+    size_t max;  /* limit on bytes handed out (0 = unlimited) */
 } qk_arena;
 
 void qk_arena_init(qk_arena *a, size_t max);
@@ -186,9 +186,9 @@ const char *qk_env_str(const char *name, const char *dflt);
 
 /* ---- time and ids ----------------------------------------------------------------------- */
 
-int64_t qk_now_ms(void);     /* monotonic ms */
-double qk_now_msf(void);     /* monotonic ms with sub-ms precision */
-int64_t qk_epoch_ms(void);   /* wall clock ms since 1970 */
+int64_t qk_now_ms(void);   /* monotonic ms */
+double qk_now_msf(void);   /* monotonic ms with sub-ms precision */
+int64_t qk_epoch_ms(void); /* wall clock ms since 1970 */
 /* Random version-4 UUID, 36 chars + NUL. */
 void qk_uuid4(char out[37]);
 

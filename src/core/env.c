@@ -23,28 +23,33 @@ const char *qk_env_str(const char *name, const char *dflt)
 static int parse_value(const char *p, char *out, size_t cap)
 {
     size_t n = 0;
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
     if (*p == '\'' || *p == '"') {
         char q = *p++;
         while (*p && *p != q) {
             char c = *p++;
             if (q == '"' && c == '\\' && *p) {
                 c = *p++;
-                if (c == 'n') c = '\n';
-                else if (c == 't') c = '\t';
+                if (c == 'n')
+                    c = '\n';
+                else if (c == 't')
+                    c = '\t';
             }
             if (n + 1 >= cap) return -1;
             out[n++] = c;
         }
         if (*p != q) return -1;
         p++;
-        while (*p == ' ' || *p == '\t') p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
         if (*p && *p != '#') return -1;
     } else {
         const char *end = p + strlen(p);
         const char *hash = strstr(p, " #");
         if (hash) end = hash;
-        while (end > p && isspace((unsigned char)end[-1])) end--;
+        while (end > p && isspace((unsigned char)end[-1]))
+            end--;
         if ((size_t)(end - p) >= cap) return -1;
         memcpy(out, p, (size_t)(end - p));
         n = (size_t)(end - p);
@@ -73,13 +78,15 @@ int qk_env_load_file(const char *path, qk_err *err)
         len = strlen(line);
         if (len && line[len - 1] == '\r') line[--len] = '\0';
         k = line;
-        while (isspace((unsigned char)*k)) k++;
+        while (isspace((unsigned char)*k))
+            k++;
         if (!*k || *k == '#') continue;
         if (strncmp(k, "export ", 7) == 0) k += 7;
         eq = strchr(k, '=');
         if (!eq) goto malformed;
         klen = (size_t)(eq - k);
-        while (klen && isspace((unsigned char)k[klen - 1])) klen--;
+        while (klen && isspace((unsigned char)k[klen - 1]))
+            klen--;
         if (klen == 0 || klen >= sizeof key) goto malformed;
         memcpy(key, k, klen);
         key[klen] = '\0';

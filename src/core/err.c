@@ -12,8 +12,8 @@
 const char *qk_strerror(int code)
 {
     switch (code) {
-#define QK_ERR_CASE(name, val, text)                                                            \
-    case val:                                                                                   \
+#define QK_ERR_CASE(name, val, text)                                                               \
+    case val:                                                                                      \
         return text;
         QK_ERRORS(QK_ERR_CASE)
 #undef QK_ERR_CASE
@@ -24,22 +24,38 @@ const char *qk_strerror(int code)
 const char *qk_err_name(int code)
 {
     switch (code) {
-    case QK_OK: return "OK";
-    case QK_EINVAL: return "InvalidInput";
-    case QK_ENOMEM: return "OutOfMemory";
-    case QK_EIO: return "IOError";
-    case QK_ESQL: return "SQLError";
-    case QK_ETIMEOUT: return "Timeout";
-    case QK_ECANCELED: return "Canceled";
-    case QK_ETOOBIG: return "TooBig";
-    case QK_EDENIED: return "PermissionDenied";
-    case QK_ENOTFOUND: return "NotFound";
-    case QK_EEXIST: return "AlreadyExists";
-    case QK_EBUSY: return "Busy";
-    case QK_EPARSE: return "ParseError";
-    case QK_EUNSUPPORTED: return "Unsupported";
-    case QK_EINTERNAL: return "InternalError";
-    case QK_EHTTP: return "HTTPError";
+    case QK_OK:
+        return "OK";
+    case QK_EINVAL:
+        return "InvalidInput";
+    case QK_ENOMEM:
+        return "OutOfMemory";
+    case QK_EIO:
+        return "IOError";
+    case QK_ESQL:
+        return "SQLError";
+    case QK_ETIMEOUT:
+        return "Timeout";
+    case QK_ECANCELED:
+        return "Canceled";
+    case QK_ETOOBIG:
+        return "TooBig";
+    case QK_EDENIED:
+        return "PermissionDenied";
+    case QK_ENOTFOUND:
+        return "NotFound";
+    case QK_EEXIST:
+        return "AlreadyExists";
+    case QK_EBUSY:
+        return "Busy";
+    case QK_EPARSE:
+        return "ParseError";
+    case QK_EUNSUPPORTED:
+        return "Unsupported";
+    case QK_EINTERNAL:
+        return "InternalError";
+    case QK_EHTTP:
+        return "HTTPError";
     }
     return "Error";
 }

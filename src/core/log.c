@@ -60,10 +60,11 @@ void qk_log(qk_log_level lvl, const char *event, const char *fields_fmt, ...)
     if (lvl < qk_log_get_level() || lvl >= QK_LOG_OFF) return;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    w = snprintf(line, sizeof line,
-                 "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\",\"event\":\"%s\"",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (int)(tv.tv_usec / 1000), level_names[lvl], event);
+    w = snprintf(
+        line, sizeof line,
+        "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\",\"event\":\"%s\"",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        (int)(tv.tv_usec / 1000), level_names[lvl], event);
     n = (size_t)w < sizeof line ? (size_t)w : sizeof line - 1;
     if (fields_fmt && *fields_fmt && n < sizeof line - 3) {
         va_list ap;

@@ -49,13 +49,20 @@ int qk_parse_size(const char *s, uint64_t *out, const char *what, qk_err *err)
     if (*end) {
         char u = (char)tolower((unsigned char)*end);
         const char *rest = end + 1;
-        if (u == 'k') mult = 1ull << 10;
-        else if (u == 'm') mult = 1ull << 20;
-        else if (u == 'g') mult = 1ull << 30;
-        else if (u == 't') mult = 1ull << 40;
-        else if (u != 'b') rest = NULL;
-        if (u == 'b') rest = end + 1;
-        else if (rest && (*rest == 'i' || *rest == 'I')) rest++;
+        if (u == 'k')
+            mult = 1ull << 10;
+        else if (u == 'm')
+            mult = 1ull << 20;
+        else if (u == 'g')
+            mult = 1ull << 30;
+        else if (u == 't')
+            mult = 1ull << 40;
+        else if (u != 'b')
+            rest = NULL;
+        if (u == 'b')
+            rest = end + 1;
+        else if (rest && (*rest == 'i' || *rest == 'I'))
+            rest++;
         if (rest && (*rest == 'b' || *rest == 'B') && u != 'b') rest++;
         if (!rest || *rest)
             return qk_errf(err, QK_EINVAL, "%s: unknown size unit in '%.64s' (use B, KB, MB, GB)",
@@ -74,11 +81,15 @@ int qk_parse_duration_ms(const char *s, int64_t *out_ms, const char *what, qk_er
         return qk_errf(err, QK_EINVAL, "%s: expected seconds, got '%s'", what, s ? s : "");
     errno = 0;
     v = strtod(s, &end);
-    if (strcmp(end, "ms") == 0) scale = 1.0;
-    else if (strcmp(end, "s") == 0 || *end == '\0') scale = 1000.0;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) scale = 60000.0;
-    else return qk_errf(err, QK_EINVAL, "%s: expected a duration like 30 or 250ms, got '%.64s'",
-                        what, s);
+    if (strcmp(end, "ms") == 0)
+        scale = 1.0;
+    else if (strcmp(end, "s") == 0 || *end == '\0')
+        scale = 1000.0;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        scale = 60000.0;
+    else
+        return qk_errf(err, QK_EINVAL, "%s: expected a duration like 30 or 250ms, got '%.64s'",
+                       what, s);
     if (errno == ERANGE || !isfinite(v) || v < 0 || v * scale > 9.0e15)
         return qk_errf(err, QK_EINVAL, "%s: %.64s is out of range", what, s);
     *out_ms = (int64_t)llround(v * scale);
@@ -128,8 +139,9 @@ int qk_read_file(const char *path, size_t max, char **out, size_t *len, qk_err *
     char chunk[65536];
     size_t n;
     int rc = 0;
-    if (!f) return qk_errf(err, errno == ENOENT ? QK_ENOTFOUND : QK_EIO, "cannot open %s: %s",
-                           path, strerror(errno));
+    if (!f)
+        return qk_errf(err, errno == ENOENT ? QK_ENOTFOUND : QK_EIO, "cannot open %s: %s", path,
+                       strerror(errno));
     qk_buf_init(&b, max);
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if ((rc = qk_buf_add(&b, chunk, n)) != 0) {
@@ -164,9 +176,11 @@ int qk_path_abs(const char *path, char **out, qk_err *err)
     if ((rc = qk_buf_adds(&in, path))) goto out;
     for (p = qk_buf_cstr(&in); *p;) {
         size_t n;
-        while (*p == '/') p++;
+        while (*p == '/')
+            p++;
         seg = p;
-        while (*p && *p != '/') p++;
+        while (*p && *p != '/')
+            p++;
         n = (size_t)(p - seg);
         if (n == 0 || (n == 1 && seg[0] == '.')) continue;
         if (n == 2 && seg[0] == '.' && seg[1] == '.') {

@@ -24,14 +24,14 @@ const char *qk_format_name(qk_format f);
 const char *qk_format_mime(qk_format f);
 
 typedef struct qk_encode_opts {
-    size_t max_bytes;  /* cap on bytes this call appends to out; 0 = no cap besides out->max */
-    int table_width;   /* QK_FMT_TABLE: total width in columns; 0 = 120 */
-    bool csv_header;   /* QK_FMT_CSV: write the header row (default true via qk_encode_opts_init) */
+    size_t max_bytes; /* cap on bytes this call appends to out; 0 = no cap besides out->max */
+    int table_width;  /* QK_FMT_TABLE: total width in columns; 0 = 120 */
+    bool csv_header;  /* QK_FMT_CSV: write the header row (default true via qk_encode_opts_init) */
 } qk_encode_opts;
 
 typedef struct qk_encode_stats {
-    uint64_t rows;   /* rows written */
-    bool truncated;  /* rows were left out because of the byte cap */
+    uint64_t rows;  /* rows written */
+    bool truncated; /* rows were left out because of the byte cap */
 } qk_encode_stats;
 
 void qk_encode_opts_init(qk_encode_opts *o);

@@ -268,7 +268,6 @@ int qk_enc_blob_text(qk_buf *b, const uint8_t *s, size_t n)
     return rc ? rc : qk_enc_put(b, tmp, o);
 }
 
-
 /* Raw text with invalid UTF-8 bytes replaced by U+FFFD. */
 static int put_utf8(qk_buf *b, const char *s, size_t n)
 {

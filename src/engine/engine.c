@@ -47,9 +47,12 @@ static int default_cache_dir(char **out, qk_err *err)
 {
     char path[4096];
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (xdg && *xdg && xdg[0] == '/') snprintf(path, sizeof path, "%s/quack", xdg);
-    else if (home && *home && dir_writable(home)) snprintf(path, sizeof path, "%s/.cache/quack", home);
-    else snprintf(path, sizeof path, "/tmp/quack-cache");
+    if (xdg && *xdg && xdg[0] == '/')
+        snprintf(path, sizeof path, "%s/quack", xdg);
+    else if (home && *home && dir_writable(home))
+        snprintf(path, sizeof path, "%s/.cache/quack", home);
+    else
+        snprintf(path, sizeof path, "/tmp/quack-cache");
     return qk_path_abs(path, out, err);
 }
 
@@ -64,9 +67,11 @@ QK_TESTABLE char *relative_form(const char *p)
     while (*p) {
         const char *seg = p;
         size_t n;
-        while (*p && *p != '/') p++;
+        while (*p && *p != '/')
+            p++;
         n = (size_t)(p - seg);
-        while (*p == '/') p++;
+        while (*p == '/')
+            p++;
         if (n == 0 || (n == 1 && seg[0] == '.')) continue;
         if ((n == 2 && seg[0] == '.' && seg[1] == '.') || qk_buf_add(&b, seg, n) ||
             qk_buf_addc(&b, '/')) {
@@ -86,7 +91,8 @@ static int make_temp_dir(char **out, qk_err *err)
     char path[4096];
     const char *tmp = qk_env_str("TMPDIR", "/tmp");
     snprintf(path, sizeof path, "%s/quack-tmp-XXXXXX", tmp);
-    if (!mkdtemp(path)) return qk_errf(err, QK_EIO, "cannot create temp dir in %s: %s", tmp, strerror(errno));
+    if (!mkdtemp(path))
+        return qk_errf(err, QK_EIO, "cannot create temp dir in %s: %s", tmp, strerror(errno));
     return qk_path_abs(path, out, err);
 }
 
@@ -100,7 +106,8 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 int qk_sql_add_literal(qk_buf *b, const char *s)
 {
     int rc = qk_buf_addc(b, '\'');
-    for (; !rc && *s; s++) rc = *s == '\'' ? qk_buf_add(b, "''", 2) : qk_buf_addc(b, *s);
+    for (; !rc && *s; s++)
+        rc = *s == '\'' ? qk_buf_add(b, "''", 2) : qk_buf_addc(b, *s);
     return rc ? rc : qk_buf_addc(b, '\'');
 }
 
@@ -124,9 +131,10 @@ static int apply_settings(qk_engine *e, const qk_engine_config *cfg, qk_err *err
     qk_buf_init(&sql, 1 << 16);
     rc = qk_buf_adds(&sql, "SET temp_directory=");
     if (!rc) rc = qk_sql_add_literal(&sql, e->temp);
-    if (!rc) rc = qk_buf_adds(&sql, ";SET autoinstall_known_extensions=false;"
-                                    "SET autoload_known_extensions=false;"
-                                    "SET allow_community_extensions=false;");
+    if (!rc)
+        rc = qk_buf_adds(&sql, ";SET autoinstall_known_extensions=false;"
+                               "SET autoload_known_extensions=false;"
+                               "SET allow_community_extensions=false;");
     if (!rc && cfg->threads > 0) rc = qk_buf_printf(&sql, "SET threads=%d;", cfg->threads);
     if (!rc && cfg->memory_limit) {
         rc = qk_buf_adds(&sql, "SET memory_limit=");
@@ -141,14 +149,16 @@ static int apply_settings(qk_engine *e, const qk_engine_config *cfg, qk_err *err
             if (i) rc = qk_buf_addc(&sql, ',');
             if (!rc) rc = qk_sql_add_literal(&sql, dirs[i]);
         }
-        if (!rc) rc = qk_buf_adds(&sql, "];SET enable_external_access=false;"
-                                        "SET lock_configuration=true;");
+        if (!rc)
+            rc = qk_buf_adds(&sql, "];SET enable_external_access=false;"
+                                   "SET lock_configuration=true;");
     }
     if (rc) {
         qk_errf(err, rc, "engine settings too long");
         goto out;
     }
-    if ((rc = qk_engine_con_exec(con, qk_buf_cstr(&sql), err)) != 0) qk_err_prefix(err, "engine settings");
+    if ((rc = qk_engine_con_exec(con, qk_buf_cstr(&sql), err)) != 0)
+        qk_err_prefix(err, "engine settings");
 out:
     qk_buf_free(&sql);
     duckdb_disconnect(&con);
@@ -164,12 +174,15 @@ static int prepare_dirs(qk_engine *e, const qk_engine_config *cfg, qk_err *err)
     e->lake_rel = relative_form(lake);
     if (cfg->create_lake && (rc = qk_mkdirs(e->lake, err))) return rc;
     if (stat(e->lake, &st) != 0 || !S_ISDIR(st.st_mode))
-        return qk_errf(err, QK_ENOTFOUND, "lake %s is not a directory (create it with 'quack demo --lake %s')",
+        return qk_errf(err, QK_ENOTFOUND,
+                       "lake %s is not a directory (create it with 'quack demo --lake %s')",
                        e->lake, lake);
-    rc = cfg->cache_dir ? qk_path_abs(cfg->cache_dir, &e->cache, err) : default_cache_dir(&e->cache, err);
+    rc = cfg->cache_dir ? qk_path_abs(cfg->cache_dir, &e->cache, err)
+                        : default_cache_dir(&e->cache, err);
     if (rc || (rc = qk_mkdirs(e->cache, err))) return rc;
     if (cfg->temp_dir) {
-        if ((rc = qk_path_abs(cfg->temp_dir, &e->temp, err)) || (rc = qk_mkdirs(e->temp, err))) return rc;
+        if ((rc = qk_path_abs(cfg->temp_dir, &e->temp, err)) || (rc = qk_mkdirs(e->temp, err)))
+            return rc;
     } else {
         if ((rc = make_temp_dir(&e->temp, err))) return rc;
         e->own_temp = true;
@@ -223,13 +236,34 @@ void qk_engine_close(qk_engine *e)
     free(e);
 }
 
-const char *qk_engine_lake(const qk_engine *e) { return e->lake; }
-const char *qk_engine_cache_dir(const qk_engine *e) { return e->cache; }
-const char *qk_engine_temp_dir(const qk_engine *e) { return e->temp; }
-duckdb_database qk_engine_db(qk_engine *e) { return e->db; }
-uint64_t qk_engine_queries(const qk_engine *e) { return e->queries; }
-bool qk_engine_sandboxed(const qk_engine *e) { return e->sandbox; }
-qk_watchdog *qk_engine_watchdog(qk_engine *e) { return e->watchdog; }
+const char *qk_engine_lake(const qk_engine *e)
+{
+    return e->lake;
+}
+const char *qk_engine_cache_dir(const qk_engine *e)
+{
+    return e->cache;
+}
+const char *qk_engine_temp_dir(const qk_engine *e)
+{
+    return e->temp;
+}
+duckdb_database qk_engine_db(qk_engine *e)
+{
+    return e->db;
+}
+uint64_t qk_engine_queries(const qk_engine *e)
+{
+    return e->queries;
+}
+bool qk_engine_sandboxed(const qk_engine *e)
+{
+    return e->sandbox;
+}
+qk_watchdog *qk_engine_watchdog(qk_engine *e)
+{
+    return e->watchdog;
+}
 
 int qk_engine_exec(qk_engine *e, const char *sql, qk_err *err)
 {

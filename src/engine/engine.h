@@ -56,9 +56,9 @@ int qk_sql_add_literal(qk_buf *b, const char *s);
 uint64_t qk_engine_queries(const qk_engine *e);
 
 typedef struct qk_query_opts {
-    int64_t limit;                 /* rows returned at most; < 0 = unlimited */
-    int64_t timeout_ms;            /* 0 = no timeout */
-    int (*cancelled)(void *ud);    /* polled during execution; non-zero cancels. May be NULL. */
+    int64_t limit;              /* rows returned at most; < 0 = unlimited */
+    int64_t timeout_ms;         /* 0 = no timeout */
+    int (*cancelled)(void *ud); /* polled during execution; non-zero cancels. May be NULL. */
     void *cancel_ud;
 } qk_query_opts;
 

@@ -26,10 +26,10 @@ int qk_type_name(duckdb_logical_type t, qk_buf *out);
 typedef struct qk_watchdog qk_watchdog;
 typedef struct qk_watch {
     duckdb_connection con;
-    int64_t deadline;               /* qk_now_ms() value, 0 = none */
-    int (*cancelled)(void *ud);     /* called on the watchdog thread; may be NULL */
+    int64_t deadline;           /* qk_now_ms() value, 0 = none */
+    int (*cancelled)(void *ud); /* called on the watchdog thread; may be NULL */
     void *cancel_ud;
-    _Atomic int stop;               /* 0, or QK_ETIMEOUT / QK_ECANCELED once interrupted */
+    _Atomic int stop; /* 0, or QK_ETIMEOUT / QK_ECANCELED once interrupted */
     struct qk_watch *next;
 } qk_watch;
 qk_watchdog *qk_watchdog_new(void);

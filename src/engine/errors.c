@@ -11,19 +11,48 @@
 
 const char *qk_duckdb_error_name(duckdb_error_type t)
 {
-    static const char *names[] = {
-        "Error", "OutOfRangeException", "ConversionException", "UnknownTypeException",
-        "DecimalException", "MismatchTypeException", "DivideByZeroException",
-        "ObjectSizeException", "InvalidTypeException", "SerializationException",
-        "TransactionException", "NotImplementedException", "ExpressionException",
-        "CatalogException", "ParserException", "PlannerException", "SchedulerException",
-        "ExecutorException", "ConstraintException", "IndexException", "StatException",
-        "ConnectionException", "SyntaxException", "SettingsException", "BinderException",
-        "NetworkException", "OptimizerException", "NullPointerException", "IOException",
-        "InterruptException", "FatalException", "InternalException", "InvalidInputException",
-        "OutOfMemoryException", "PermissionException", "ParameterNotResolvedException",
-        "ParameterNotAllowedException", "DependencyException", "HTTPException",
-        "MissingExtensionException", "AutoloadException", "SequenceException"};
+    static const char *names[] = {"Error",
+                                  "OutOfRangeException",
+                                  "ConversionException",
+                                  "UnknownTypeException",
+                                  "DecimalException",
+                                  "MismatchTypeException",
+                                  "DivideByZeroException",
+                                  "ObjectSizeException",
+                                  "InvalidTypeException",
+                                  "SerializationException",
+                                  "TransactionException",
+                                  "NotImplementedException",
+                                  "ExpressionException",
+                                  "CatalogException",
+                                  "ParserException",
+                                  "PlannerException",
+                                  "SchedulerException",
+                                  "ExecutorException",
+                                  "ConstraintException",
+                                  "IndexException",
+                                  "StatException",
+                                  "ConnectionException",
+                                  "SyntaxException",
+                                  "SettingsException",
+                                  "BinderException",
+                                  "NetworkException",
+                                  "OptimizerException",
+                                  "NullPointerException",
+                                  "IOException",
+                                  "InterruptException",
+                                  "FatalException",
+                                  "InternalException",
+                                  "InvalidInputException",
+                                  "OutOfMemoryException",
+                                  "PermissionException",
+                                  "ParameterNotResolvedException",
+                                  "ParameterNotAllowedException",
+                                  "DependencyException",
+                                  "HTTPException",
+                                  "MissingExtensionException",
+                                  "AutoloadException",
+                                  "SequenceException"};
     if ((unsigned)t < sizeof names / sizeof names[0]) return names[t];
     return "Error";
 }
@@ -39,7 +68,8 @@ static void type_from_message(const char *m, char *out, size_t cap)
     for (const char *p = m; p < colon && n + 10 < cap; p++) {
         if (*p == ' ') continue;
         /* "INTERRUPT Error" -> "Interrupt" */
-        out[n] = (char)(p == m || p[-1] == ' ' ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
+        out[n] = (char)(p == m || p[-1] == ' ' ? toupper((unsigned char)*p)
+                                               : tolower((unsigned char)*p));
         n++;
     }
     memcpy(out + n, "Exception", 10);

@@ -43,7 +43,8 @@ void qk_result_destroy(qk_result *r)
         free(r->types ? r->types[i] : NULL);
         if (r->ltypes && r->ltypes[i]) duckdb_destroy_logical_type(&r->ltypes[i]);
     }
-    for (size_t i = r->next; i < r->nchunks; i++) duckdb_destroy_data_chunk(&r->chunks[i]);
+    for (size_t i = r->next; i < r->nchunks; i++)
+        duckdb_destroy_data_chunk(&r->chunks[i]);
     free(r->names);
     free(r->types);
     free(r->ltypes);
@@ -51,14 +52,38 @@ void qk_result_destroy(qk_result *r)
     free(r);
 }
 
-idx_t qk_result_column_count(const qk_result *r) { return r->ncols; }
-const char *qk_result_column_name(const qk_result *r, idx_t c) { return r->names[c]; }
-const char *qk_result_column_type(const qk_result *r, idx_t c) { return r->types[c]; }
-duckdb_logical_type qk_result_column_logical_type(const qk_result *r, idx_t c) { return r->ltypes[c]; }
-uint64_t qk_result_row_count(const qk_result *r) { return r->rows; }
-bool qk_result_limited(const qk_result *r) { return r->limited; }
-double qk_result_exec_ms(const qk_result *r) { return r->exec_ms; }
-bool qk_result_warm(const qk_result *r) { return r->warm; }
+idx_t qk_result_column_count(const qk_result *r)
+{
+    return r->ncols;
+}
+const char *qk_result_column_name(const qk_result *r, idx_t c)
+{
+    return r->names[c];
+}
+const char *qk_result_column_type(const qk_result *r, idx_t c)
+{
+    return r->types[c];
+}
+duckdb_logical_type qk_result_column_logical_type(const qk_result *r, idx_t c)
+{
+    return r->ltypes[c];
+}
+uint64_t qk_result_row_count(const qk_result *r)
+{
+    return r->rows;
+}
+bool qk_result_limited(const qk_result *r)
+{
+    return r->limited;
+}
+double qk_result_exec_ms(const qk_result *r)
+{
+    return r->exec_ms;
+}
+bool qk_result_warm(const qk_result *r)
+{
+    return r->warm;
+}
 
 duckdb_data_chunk qk_result_next_chunk(qk_result *r)
 {
@@ -133,8 +158,10 @@ typedef struct run_state {
 static void check_stop(run_state *s)
 {
     if (s->stop) return;
-    if (s->deadline && qk_now_ms() >= s->deadline) s->stop = QK_ETIMEOUT;
-    else if (s->o->cancelled && s->o->cancelled(s->o->cancel_ud)) s->stop = QK_ECANCELED;
+    if (s->deadline && qk_now_ms() >= s->deadline)
+        s->stop = QK_ETIMEOUT;
+    else if (s->o->cancelled && s->o->cancelled(s->o->cancel_ud))
+        s->stop = QK_ECANCELED;
     if (s->stop) duckdb_interrupt(s->con);
 }
 
@@ -198,8 +225,10 @@ static int count_statements(duckdb_connection con, const char *sql, qk_err *err)
     int rc = 0;
     if (n == 0) {
         const char *m = ex ? duckdb_extract_statements_error(ex) : NULL;
-        if (m && *m) rc = qk_errtf(err, QK_ESQL, "ParserException", "%s", m);
-        else rc = qk_errtf(err, QK_EINVAL, "InvalidInput", "no SQL statement given");
+        if (m && *m)
+            rc = qk_errtf(err, QK_ESQL, "ParserException", "%s", m);
+        else
+            rc = qk_errtf(err, QK_EINVAL, "InvalidInput", "no SQL statement given");
     } else if (n > 1) {
         rc = qk_errtf(err, QK_EINVAL, "InvalidInput",
                       "expected one SQL statement, got %llu (send them one at a time)",

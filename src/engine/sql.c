@@ -16,7 +16,8 @@ static size_t dollar_tag(const char *s, size_t i)
     size_t j = i + 1;
     if (s[i] != '$') return 0;
     if (i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_')) return 0;
-    while (s[j] && (isalnum((unsigned char)s[j]) || s[j] == '_')) j++;
+    while (s[j] && (isalnum((unsigned char)s[j]) || s[j] == '_'))
+        j++;
     if (s[j] != '$') return 0;
     if (j > i + 1 && isdigit((unsigned char)s[i + 1])) return 0; /* $1 parameter */
     return j - i + 1;
@@ -28,22 +29,32 @@ size_t qk_sql_trimmed_len(const char *s)
     while (i < n) {
         char c = s[i];
         if (c == '-' && s[i + 1] == '-') {
-            while (i < n && s[i] != '\n') i++;
+            while (i < n && s[i] != '\n')
+                i++;
         } else if (c == '/' && s[i + 1] == '*') {
             int depth = 1;
             i += 2;
             while (i < n && depth) {
-                if (s[i] == '/' && s[i + 1] == '*') depth++, i += 2;
-                else if (s[i] == '*' && s[i + 1] == '/') depth--, i += 2;
-                else i++;
+                if (s[i] == '/' && s[i + 1] == '*')
+                    depth++, i += 2;
+                else if (s[i] == '*' && s[i + 1] == '/')
+                    depth--, i += 2;
+                else
+                    i++;
             }
         } else if (c == '\'' || c == '"') {
             bool esc = c == '\'' && i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e');
             i++;
             while (i < n) {
-                if (esc && s[i] == '\\' && i + 1 < n) { i += 2; continue; }
+                if (esc && s[i] == '\\' && i + 1 < n) {
+                    i += 2;
+                    continue;
+                }
                 if (s[i] == c) {
-                    if (s[i + 1] == c) { i += 2; continue; }
+                    if (s[i + 1] == c) {
+                        i += 2;
+                        continue;
+                    }
                     break;
                 }
                 i++;
@@ -54,7 +65,10 @@ size_t qk_sql_trimmed_len(const char *s)
             size_t t = dollar_tag(s, i);
             const char *close = NULL;
             for (size_t j = i + t; j + t <= n; j++)
-                if (memcmp(s + j, s + i, t) == 0) { close = s + j; break; }
+                if (memcmp(s + j, s + i, t) == 0) {
+                    close = s + j;
+                    break;
+                }
             i = close ? (size_t)(close - s) + t : n;
             end = i;
         } else {

@@ -12,36 +12,66 @@
 static const char *simple_name(duckdb_type t)
 {
     switch (t) {
-    case DUCKDB_TYPE_BOOLEAN: return "BOOLEAN";
-    case DUCKDB_TYPE_TINYINT: return "TINYINT";
-    case DUCKDB_TYPE_SMALLINT: return "SMALLINT";
-    case DUCKDB_TYPE_INTEGER: return "INTEGER";
-    case DUCKDB_TYPE_BIGINT: return "BIGINT";
-    case DUCKDB_TYPE_UTINYINT: return "UTINYINT";
-    case DUCKDB_TYPE_USMALLINT: return "USMALLINT";
-    case DUCKDB_TYPE_UINTEGER: return "UINTEGER";
-    case DUCKDB_TYPE_UBIGINT: return "UBIGINT";
-    case DUCKDB_TYPE_FLOAT: return "FLOAT";
-    case DUCKDB_TYPE_DOUBLE: return "DOUBLE";
-    case DUCKDB_TYPE_TIMESTAMP: return "TIMESTAMP";
-    case DUCKDB_TYPE_DATE: return "DATE";
-    case DUCKDB_TYPE_TIME: return "TIME";
-    case DUCKDB_TYPE_INTERVAL: return "INTERVAL";
-    case DUCKDB_TYPE_HUGEINT: return "HUGEINT";
-    case DUCKDB_TYPE_UHUGEINT: return "UHUGEINT";
-    case DUCKDB_TYPE_VARCHAR: return "VARCHAR";
-    case DUCKDB_TYPE_BLOB: return "BLOB";
-    case DUCKDB_TYPE_TIMESTAMP_S: return "TIMESTAMP_S";
-    case DUCKDB_TYPE_TIMESTAMP_MS: return "TIMESTAMP_MS";
-    case DUCKDB_TYPE_TIMESTAMP_NS: return "TIMESTAMP_NS";
-    case DUCKDB_TYPE_UUID: return "UUID";
-    case DUCKDB_TYPE_BIT: return "BIT";
-    case DUCKDB_TYPE_TIME_TZ: return "TIME WITH TIME ZONE";
-    case DUCKDB_TYPE_TIMESTAMP_TZ: return "TIMESTAMP WITH TIME ZONE";
-    case DUCKDB_TYPE_SQLNULL: return "NULL";
-    case DUCKDB_TYPE_BIGNUM: return "BIGNUM";
-    case DUCKDB_TYPE_TIME_NS: return "TIME_NS";
-    default: return NULL;
+    case DUCKDB_TYPE_BOOLEAN:
+        return "BOOLEAN";
+    case DUCKDB_TYPE_TINYINT:
+        return "TINYINT";
+    case DUCKDB_TYPE_SMALLINT:
+        return "SMALLINT";
+    case DUCKDB_TYPE_INTEGER:
+        return "INTEGER";
+    case DUCKDB_TYPE_BIGINT:
+        return "BIGINT";
+    case DUCKDB_TYPE_UTINYINT:
+        return "UTINYINT";
+    case DUCKDB_TYPE_USMALLINT:
+        return "USMALLINT";
+    case DUCKDB_TYPE_UINTEGER:
+        return "UINTEGER";
+    case DUCKDB_TYPE_UBIGINT:
+        return "UBIGINT";
+    case DUCKDB_TYPE_FLOAT:
+        return "FLOAT";
+    case DUCKDB_TYPE_DOUBLE:
+        return "DOUBLE";
+    case DUCKDB_TYPE_TIMESTAMP:
+        return "TIMESTAMP";
+    case DUCKDB_TYPE_DATE:
+        return "DATE";
+    case DUCKDB_TYPE_TIME:
+        return "TIME";
+    case DUCKDB_TYPE_INTERVAL:
+        return "INTERVAL";
+    case DUCKDB_TYPE_HUGEINT:
+        return "HUGEINT";
+    case DUCKDB_TYPE_UHUGEINT:
+        return "UHUGEINT";
+    case DUCKDB_TYPE_VARCHAR:
+        return "VARCHAR";
+    case DUCKDB_TYPE_BLOB:
+        return "BLOB";
+    case DUCKDB_TYPE_TIMESTAMP_S:
+        return "TIMESTAMP_S";
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+        return "TIMESTAMP_MS";
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+        return "TIMESTAMP_NS";
+    case DUCKDB_TYPE_UUID:
+        return "UUID";
+    case DUCKDB_TYPE_BIT:
+        return "BIT";
+    case DUCKDB_TYPE_TIME_TZ:
+        return "TIME WITH TIME ZONE";
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+        return "TIMESTAMP WITH TIME ZONE";
+    case DUCKDB_TYPE_SQLNULL:
+        return "NULL";
+    case DUCKDB_TYPE_BIGNUM:
+        return "BIGNUM";
+    case DUCKDB_TYPE_TIME_NS:
+        return "TIME_NS";
+    default:
+        return NULL;
     }
 }
 
@@ -50,8 +80,10 @@ static int struct_members(duckdb_logical_type t, qk_buf *out, bool is_union)
     idx_t n = is_union ? duckdb_union_type_member_count(t) : duckdb_struct_type_child_count(t);
     int rc = 0;
     for (idx_t i = 0; i < n && !rc; i++) {
-        char *name = is_union ? duckdb_union_type_member_name(t, i) : duckdb_struct_type_child_name(t, i);
-        duckdb_logical_type c = is_union ? duckdb_union_type_member_type(t, i) : duckdb_struct_type_child_type(t, i);
+        char *name =
+            is_union ? duckdb_union_type_member_name(t, i) : duckdb_struct_type_child_name(t, i);
+        duckdb_logical_type c =
+            is_union ? duckdb_union_type_member_type(t, i) : duckdb_struct_type_child_type(t, i);
         if (i) rc = qk_buf_adds(out, ", ");
         if (!rc) rc = qk_buf_printf(out, "%s ", name ? name : "");
         if (!rc) rc = qk_type_name(c, out);
@@ -89,7 +121,8 @@ int qk_type_name(duckdb_logical_type t, qk_buf *out)
     if ((s = simple_name(id))) return qk_buf_adds(out, s);
     switch (id) {
     case DUCKDB_TYPE_DECIMAL:
-        return qk_buf_printf(out, "DECIMAL(%u,%u)", duckdb_decimal_width(t), duckdb_decimal_scale(t));
+        return qk_buf_printf(out, "DECIMAL(%u,%u)", duckdb_decimal_width(t),
+                             duckdb_decimal_scale(t));
     case DUCKDB_TYPE_ENUM:
         return enum_name(t, out);
     case DUCKDB_TYPE_LIST:
@@ -101,7 +134,9 @@ int qk_type_name(duckdb_logical_type t, qk_buf *out)
         c = duckdb_array_type_child_type(t);
         rc = qk_type_name(c, out);
         duckdb_destroy_logical_type(&c);
-        return rc ? rc : qk_buf_printf(out, "[%llu]", (unsigned long long)duckdb_array_type_array_size(t));
+        return rc ? rc
+                  : qk_buf_printf(out, "[%llu]",
+                                  (unsigned long long)duckdb_array_type_array_size(t));
     case DUCKDB_TYPE_STRUCT:
     case DUCKDB_TYPE_UNION:
         rc = qk_buf_adds(out, id == DUCKDB_TYPE_STRUCT ? "STRUCT(" : "UNION(");

@@ -50,8 +50,10 @@ static void check_one(qk_watch *w, int64_t now)
 {
     int why = 0;
     if (w->stop) return;
-    if (w->deadline && now >= w->deadline) why = QK_ETIMEOUT;
-    else if (w->cancelled && w->cancelled(w->cancel_ud)) why = QK_ECANCELED;
+    if (w->deadline && now >= w->deadline)
+        why = QK_ETIMEOUT;
+    else if (w->cancelled && w->cancelled(w->cancel_ud))
+        why = QK_ECANCELED;
     if (why) {
         w->stop = why;
         duckdb_interrupt(w->con);
@@ -69,7 +71,8 @@ static void *watch_loop(void *arg)
             continue;
         }
         int64_t now = qk_now_ms();
-        for (qk_watch *w = d->head; w; w = w->next) check_one(w, now);
+        for (qk_watch *w = d->head; w; w = w->next)
+            check_one(w, now);
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += WATCH_TICK_NS;
         if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;

@@ -233,9 +233,6 @@ static int fmt_path(char *out, size_t cap, qk_err *err, const char *fmt, ...)
     return 0;
 }
 
-
-
-
 /* Build a statement from fmt, where each "%L" is replaced by the next path as a SQL literal
  * (only %L is understood: the SQL here has no other % signs). */
 static int build_sql(qk_buf *b, qk_err *err, const char *fmt, const char *p1, const char *p2)

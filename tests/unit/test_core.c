@@ -102,10 +102,11 @@ static void test_json_str_escapes_and_repairs_utf8(void **state)
     (void)state;
     json_str("plain", 5, "\"plain\"");
     json_str("a\"b\\c\n\t\x01", 8, "\"a\\\"b\\\\c\\n\\t\\u0001\"");
-    json_str("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x86", 14, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x86\"");
+    json_str("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x86", 14,
+             "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x86\"");
     json_str("bad\xff\xc3", 5, "\"bad\xef\xbf\xbd\xef\xbf\xbd\"");
     json_str("\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* surrogate */
-    json_str("\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"");                /* overlong */
+    json_str("\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"");                 /* overlong */
     json_str("nul\0x", 5, "\"nul\\u0000x\"");
 }
 
@@ -149,7 +150,8 @@ static void test_parse_int64_rejects_garbage(void **state)
     assert_int_equal(qk_parse_int64("12abc", 0, 100, &v, "limit", &e), QK_EINVAL);
     assert_int_equal(qk_parse_int64("", 0, 100, &v, "limit", &e), QK_EINVAL);
     assert_int_equal(qk_parse_int64(" 1", 0, 100, &v, "limit", &e), QK_EINVAL);
-    assert_int_equal(qk_parse_int64("99999999999999999999999", 0, INT64_MAX, &v, "x", &e), QK_EINVAL);
+    assert_int_equal(qk_parse_int64("99999999999999999999999", 0, INT64_MAX, &v, "x", &e),
+                     QK_EINVAL);
     assert_int_equal(qk_parse_int64(NULL, 0, 1, &v, "x", &e), QK_EINVAL);
 }
 

@@ -107,9 +107,9 @@ static void test_limit_wrap_does_not_materialize_unreturned_rows(void **state)
     qk_err err;
     (void)state;
     /* 10^10 rows cannot be materialized; with the wrap DuckDB stops after 21. */
-    assert_int_equal(run("SELECT a.range * b.range AS x FROM range(100000) a, range(100000) b", 20,
-                         &r, &err),
-                     0);
+    assert_int_equal(
+        run("SELECT a.range * b.range AS x FROM range(100000) a, range(100000) b", 20, &r, &err),
+        0);
     assert_int_equal(qk_result_row_count(r), 20);
     assert_true(qk_result_limited(r));
     qk_result_destroy(r);
@@ -128,9 +128,9 @@ static void test_limit_wrap_keeps_order_and_names(void **state)
     assert_int_equal(bigint_at(r, 0, 0), 99999);
     qk_result_destroy(r);
     /* A query with its own LIMIT/OFFSET and a trailing comment with a semicolon. */
-    assert_int_equal(run("SELECT range FROM range(100) ORDER BY 1 LIMIT 5 OFFSET 7 /* a; b */ ;",
-                         3, &r, &err),
-                     0);
+    assert_int_equal(
+        run("SELECT range FROM range(100) ORDER BY 1 LIMIT 5 OFFSET 7 /* a; b */ ;", 3, &r, &err),
+        0);
     assert_int_equal(qk_result_row_count(r), 3);
     assert_int_equal(bigint_at(r, 0, 0), 7);
     qk_result_destroy(r);
@@ -241,7 +241,8 @@ static void test_sandbox_allows_lake_reads_and_writes(void **state)
     qk_err err;
     char sql[512];
     (void)state;
-    snprintf(sql, sizeof sql, "COPY (SELECT range AS i FROM range(10)) TO '%s/t.parquet'", lake_dir);
+    snprintf(sql, sizeof sql, "COPY (SELECT range AS i FROM range(10)) TO '%s/t.parquet'",
+             lake_dir);
     assert_int_equal(run(sql, 10, &r, &err), 0);
     qk_result_destroy(r);
     snprintf(sql, sizeof sql, "SELECT sum(i)::BIGINT FROM '%s/t.parquet'", lake_dir);

@@ -18,6 +18,7 @@
  * Parsing is in place: entries point into the file's text, which the ini_file owns.
  */
 #include "store/aws_config.h"
+#include "store/sigv4.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -526,23 +527,6 @@ int qk_aws_url_style_parse(const char *s, bool *path_style, const char *what, qk
     return qk_errf(err, QK_EINVAL, "invalid %s '%s': expected path or virtual", what, s ? s : "");
 }
 
-/* "endpoint host is ..." when the host needs path style (IP address or localhost), else NULL */
-static const char *path_style_reason(const char *host)
-{
-    char name[256];
-    size_t n;
-    if (!host) return NULL;
-    if (host[0] == '[') return "endpoint host is an IP address";
-    n = strcspn(host, ":");
-    if (n >= sizeof name) return NULL;
-    memcpy(name, host, n);
-    name[n] = '\0';
-    if (inet_pton(AF_INET, name, &(struct in_addr){0}) == 1)
-        return "endpoint host is an IP address";
-    if (strcasecmp(name, "localhost") == 0) return "endpoint host is localhost";
-    return NULL;
-}
-
 static int find_style(const aws_files *x, const qk_aws_load_opts *o, qk_aws_config *out,
                       qk_err *err)
 {
@@ -560,8 +544,9 @@ static int find_style(const aws_files *x, const qk_aws_load_opts *o, qk_aws_conf
         snprintf(out->style_source, sizeof out->style_source, "%s s3.addressing_style", src);
         return 0; /* "auto" and unknown values fall through, as in botocore */
     }
-    why = path_style_reason(out->endpoint_host);
-    out->path_style = why != NULL;
+    /* The addressing rule lives with the signer (sigv4.c), which builds the URLs. */
+    out->path_style = out->endpoint && qk_s3_default_path_style(out->endpoint);
+    why = out->path_style ? "endpoint host is an IP address or localhost" : NULL;
     qk_strlcpy(out->style_source, why ? why : "default", sizeof out->style_source);
     return 0;
 }
@@ -643,15 +628,4 @@ int qk_aws_config_describe(const qk_aws_config *c, qk_buf *out)
         rc = qk_buf_printf(out, "url style: %s (%s)\n", c->path_style ? "path" : "virtual",
                            c->style_source);
     return rc;
-}
-
-int qk_aws_config_bucket_url(const qk_aws_config *c, const char *bucket, qk_buf *out)
-{
-    const char *scheme = c->endpoint_https ? "https" : "http";
-    if (!bucket || !*bucket || strchr(bucket, '/')) return QK_EINVAL;
-    if (c->endpoint && c->path_style) return qk_buf_printf(out, "%s/%s", c->endpoint, bucket);
-    if (c->endpoint) return qk_buf_printf(out, "%s://%s.%s", scheme, bucket, c->endpoint_host);
-    if (c->path_style)
-        return qk_buf_printf(out, "https://s3.%s.amazonaws.com/%s", c->region, bucket);
-    return qk_buf_printf(out, "https://%s.s3.%s.amazonaws.com", bucket, c->region);
 }

@@ -75,10 +75,8 @@ void qk_aws_config_free(qk_aws_config *c);
  * from; the secret shows as "****" plus at most its last 4 characters, the session token only as
  * "set". Returns 0 or the qk_buf error. */
 int qk_aws_config_describe(const qk_aws_config *c, qk_buf *out);
-/* Append the base URL of a bucket (no trailing '/'), honouring endpoint and URL style:
- * "https://b.s3.eu-west-1.amazonaws.com", "https://s3.eu-west-1.amazonaws.com/b",
- * "http://127.0.0.1:9000/b", "http://b.minio.local:9000". QK_EINVAL for an empty bucket. */
-int qk_aws_config_bucket_url(const qk_aws_config *c, const char *bucket, qk_buf *out);
+/* URLs, Host headers and signed paths are built by qk_s3_address (store/sigv4.h) from
+ * `endpoint` (or https://s3.<region>.amazonaws.com) and `path_style`. */
 /* Parse "path" | "virtual" (case-insensitive) into *path_style; QK_EINVAL otherwise, with a
  * message naming `what` (e.g. "QUACK_S3_URL_STYLE"). */
 int qk_aws_url_style_parse(const char *s, bool *path_style, const char *what, qk_err *err);

@@ -114,12 +114,15 @@ char *qk_buf_detach(qk_buf *b, size_t *len)
     return p;
 }
 
-size_t qk_utf8_len(const unsigned char *s, size_t n)
+size_t qk_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_out)
 {
     unsigned c = s[0];
     size_t len, i;
-    unsigned cp;
-    if (c < 0x80) return 1;
+    uint32_t cp;
+    if (c < 0x80) {
+        *cp_out = c;
+        return 1;
+    }
     if (c >= 0xC2 && c <= 0xDF)
         len = 2, cp = c & 0x1F;
     else if (c >= 0xE0 && c <= 0xEF)
@@ -136,7 +139,14 @@ size_t qk_utf8_len(const unsigned char *s, size_t n)
     if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
         (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
         return 0;
+    *cp_out = cp;
     return len;
+}
+
+size_t qk_utf8_len(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    return qk_utf8_decode(s, n, &cp);
 }
 
 int qk_buf_add_json_str(qk_buf *b, const char *s, size_t n)

@@ -113,6 +113,8 @@ char *qk_buf_detach(qk_buf *b, size_t *len);
 /* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), or 0 when it is invalid
  * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
 size_t qk_utf8_len(const unsigned char *s, size_t n);
+/* Like qk_utf8_len, also storing the code point in *cp when the sequence is valid. */
+size_t qk_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* Append s (n bytes, UTF-8) as a JSON string literal with quotes. Invalid UTF-8 bytes become
  * U+FFFD; control characters are \u-escaped. */
 int qk_buf_add_json_str(qk_buf *b, const char *s, size_t n);

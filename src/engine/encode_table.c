@@ -56,24 +56,10 @@ typedef struct table {
 /* Decode one UTF-8 code point; invalid bytes decode as U+FFFD with length 1. */
 static uint32_t next_cp(const unsigned char *s, size_t n, size_t *len)
 {
-    uint32_t c = s[0], cp;
-    size_t l;
-    if (c < 0x80) return *len = 1, c;
-    if (c >= 0xC2 && c <= 0xDF)
-        l = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        l = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        l = 4, cp = c & 0x07;
-    else
-        return *len = 1, 0xFFFD;
-    if (n < l) return *len = 1, 0xFFFD;
-    for (size_t i = 1; i < l; i++) {
-        if ((s[i] & 0xC0) != 0x80) return *len = 1, 0xFFFD;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    *len = l;
-    return cp;
+    uint32_t cp;
+    size_t l = qk_utf8_decode(s, n, &cp);
+    *len = l ? l : 1;
+    return l ? cp : 0xFFFD;
 }
 
 static size_t cp_width(uint32_t cp)

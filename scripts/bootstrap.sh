@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 td="$root/third_party/duckdb"
 
 DEB_PKGS="build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libmicrohttpd-dev \
-libjansson-dev libyaml-dev libcmocka-dev curl"
+libjansson-dev libyaml-dev libcmocka-dev libxml2-dev curl"
 [ "${1:-}" = "--test-tools" ] && DEB_PKGS="$DEB_PKGS wrk python3"
 
 LIB_PKG="@duckdb/node-bindings-linux-x64@1.4.4-r.4"

@@ -569,7 +569,7 @@ static int read_ents(const char *path, list_ent **out, size_t *nout, qk_err *err
         *nout = 0;
         return qk_errf(err, QK_ENOMEM, "list: out of memory");
     }
-    qsort(*out, *nout, sizeof **out, ent_cmp);
+    if (*nout > 1) qsort(*out, *nout, sizeof **out, ent_cmp); /* an empty dir has no array */
     return 0;
 }
 

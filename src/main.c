@@ -16,6 +16,7 @@ const qk_command qk_commands[] = {
      qk_help_serve, qk_cmd_serve},
     {"demo", "create the demo lake: a synthetic NYC-taxi month (April 2019)", qk_help_demo,
      qk_cmd_demo},
+    {"cache", "inspect or clear the local cache of remote objects", qk_help_cache, qk_cmd_cache},
     {"version", "print version information", qk_help_version, qk_cmd_version},
     {NULL, NULL, NULL, NULL},
 };

@@ -183,6 +183,9 @@ int qk_mkdirs(const char *path, qk_err *err);
  * A missing file is not an error (returns 0); malformed lines are reported in err and
  * skipped (returns QK_EPARSE after loading the rest). */
 int qk_env_load_file(const char *path, qk_err *err);
+/* The cache directory when none is configured: $XDG_CACHE_HOME/quack, else ~/.cache/quack,
+ * else /tmp/quack-cache when HOME is unset or not writable (as on AWS Lambda). Caller frees. */
+int qk_default_cache_dir(char **out, qk_err *err);
 /* getenv with a default for unset or empty. */
 const char *qk_env_str(const char *name, const char *dflt);
 

@@ -37,25 +37,6 @@ void qk_engine_config_defaults(qk_engine_config *c)
     c->lake = qk_env_str("QUACK_LAKE", "lake");
 }
 
-static bool dir_writable(const char *d)
-{
-    return d && access(d, W_OK | X_OK) == 0;
-}
-
-/* $XDG_CACHE_HOME/quack, ~/.cache/quack, or /tmp/quack-cache when HOME is not writable. */
-static int default_cache_dir(char **out, qk_err *err)
-{
-    char path[4096];
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (xdg && *xdg && xdg[0] == '/')
-        snprintf(path, sizeof path, "%s/quack", xdg);
-    else if (home && *home && dir_writable(home))
-        snprintf(path, sizeof path, "%s/.cache/quack", home);
-    else
-        snprintf(path, sizeof path, "/tmp/quack-cache");
-    return qk_path_abs(path, out, err);
-}
-
 /* "./lake//x/" -> "lake/x/" for a relative path without "..", else NULL. DuckDB resolves a
  * relative path in SQL against the working directory but checks it against
  * allowed_directories as text, so the relative spelling of the lake is allowed too. */
@@ -178,7 +159,7 @@ static int prepare_dirs(qk_engine *e, const qk_engine_config *cfg, qk_err *err)
                        "lake %s is not a directory (create it with 'quack demo --lake %s')",
                        e->lake, lake);
     rc = cfg->cache_dir ? qk_path_abs(cfg->cache_dir, &e->cache, err)
-                        : default_cache_dir(&e->cache, err);
+                        : qk_default_cache_dir(&e->cache, err);
     if (rc || (rc = qk_mkdirs(e->cache, err))) return rc;
     if (cfg->temp_dir) {
         if ((rc = qk_path_abs(cfg->temp_dir, &e->temp, err)) || (rc = qk_mkdirs(e->temp, err)))

@@ -3,7 +3,7 @@
  * store.c: opening a store by URI and the qk_store_* entry points.
  *
  * qk_store_open dispatches on the URI: a path or file:// URI -> the local backend (local.c);
- * s3://bucket/prefix -> the S3 backend (not built yet: QK_EUNSUPPORTED). Every other entry
+ * s3://bucket/prefix -> the S3 backend (s3.c). Every other entry
  * point validates its arguments once, here, with S3's rules (a key is 1..1024 bytes of valid
  * UTF-8 without a leading '/'), clears the outputs and calls the backend's op (store_int.h).
  * qk_store_list_all pages through qk_store_list and merges each page's keys and common prefixes
@@ -82,8 +82,7 @@ int qk_store_open(const char *uri, qk_store **out, qk_err *err)
 {
     *out = NULL;
     if (!uri || !*uri) return qk_errf(err, QK_EINVAL, "store: empty URI");
-    if (qk_str_startswith(uri, "s3://"))
-        return qk_errf(err, QK_EUNSUPPORTED, "S3 backend not built yet: %s", uri);
+    if (qk_str_startswith(uri, "s3://")) return qk_store_s3_open(uri, out, err);
     if (qk_str_startswith(uri, "file://")) {
         const char *path = uri + 7;
         if (qk_str_startswith(path, "localhost/")) path += 9;

@@ -42,6 +42,8 @@ struct qk_store {
 /* Backend constructors, called by qk_store_open with the part of the URI that names the root.
  * The local one takes a path (made absolute and normalized). */
 int qk_store_local_open(const char *path, qk_store **out, qk_err *err);
+/* The S3 one takes the whole "s3://bucket/prefix" URI (s3.c). */
+int qk_store_s3_open(const char *uri, qk_store **out, qk_err *err);
 
 /* Add a copy of s to the page's arena (NULL when out of memory). */
 char *qk_list_page_strdup(qk_list_page *page, const char *s, size_t n);

@@ -626,12 +626,18 @@ static void test_open_unknown_scheme_is_invalid(void **state)
     assert_int_equal(qk_store_open("file://relative/x", &s, &err), QK_EINVAL);
 }
 
-static void test_open_s3_is_unsupported_for_now(void **state)
+static void test_open_s3_without_credentials_is_not_found(void **state)
 {
     qk_store *s = NULL;
     qk_err err = {0};
     (void)state;
-    assert_int_equal(qk_store_open("s3://bucket/prefix", &s, &err), QK_EUNSUPPORTED);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SESSION_TOKEN");
+    unsetenv("AWS_PROFILE");
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/quack-credentials", 1);
+    setenv("AWS_CONFIG_FILE", "/nonexistent/quack-config", 1);
+    assert_int_equal(qk_store_open("s3://bucket/prefix", &s, &err), QK_ENOTFOUND);
     assert_null(s);
 }
 
@@ -684,7 +690,7 @@ int main(void)
         T(test_copy_duplicates_an_object),
         T(test_hostile_keys_are_rejected),
         T(test_open_unknown_scheme_is_invalid),
-        T(test_open_s3_is_unsupported_for_now),
+        T(test_open_s3_without_credentials_is_not_found),
         T(test_open_file_uri_normalizes_the_root),
     };
 #undef T

@@ -12,8 +12,8 @@
 set -uo pipefail
 QUACK_SRC=${QUACK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 RGW="$QUACK_SRC/tests/s3/rgw.sh"
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-T_ALL=$(ms)
+. "$QUACK_SRC/tests/s3/up.sh"
+T_ALL=$(qk_ms)
 
 QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-s3-XXXXXX")
 QK_BODY=$QK_TMP/body
@@ -27,29 +27,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- install (only when missing) and start
-t=$(ms)
-bash "$RGW" install 2>"$QK_TMP/install.err"
-rc=$?
-if [ $rc = 2 ]; then
-  echo "SKIP: cannot install Ceph RGW: apt-get cannot reach a package mirror:"
-  sed 's/^/  /' "$QK_TMP/install.err"
-  exit 0
-elif [ $rc != 0 ]; then
-  cat "$QK_TMP/install.err" >&2
-  qk_not_ok "install radosgw ceph-mon ceph-osd" "rgw.sh install exited $rc"
-  qk_done; exit 1
-fi
-echo "# install: $(( $(ms) - t )) ms"
-
-t=$(ms)
-if bash "$RGW" start "$STATE" 2>"$QK_TMP/start.err"; then
-  qk_ok "rgw starts ($(( $(ms) - t )) ms)"
-else
-  cat "$QK_TMP/start.err" >&2
-  qk_not_ok "rgw starts" "see the log tails above"
-  qk_done; exit 1
-fi
-set -a; . "$STATE/env"; set +a
+qk_rgw_up "$STATE"
 for v in S3_ENDPOINT S3_KEY S3_SECRET S3_REGION AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID \
          AWS_SECRET_ACCESS_KEY AWS_REGION; do
   [ -n "${!v:-}" ] || qk_not_ok "env file sets $v"
@@ -91,7 +69,7 @@ PY
 }
 
 B=quack-test-$$
-t=$(ms)
+t=$(qk_ms)
 qk_check "bucket $B created" bash "$RGW" bucket "$STATE" "$B"
 qk_check "bucket create is idempotent" bash "$RGW" bucket "$STATE" "$B"
 
@@ -168,14 +146,14 @@ qk_eq "body != x-amz-content-sha256 -> 400" \
 qk_eq "  XAmzContentSHA256Mismatch" "$(xml 't("Code")[0]')" XAmzContentSHA256Mismatch
 qk_eq "unknown bucket -> 404" "$(s3 GET "/no-such-bucket-$$?list-type=2")" 404
 qk_eq "  NoSuchBucket" "$(xml 't("Code")[0]')" NoSuchBucket
-echo "# S3 checks: $(( $(ms) - t )) ms"
+echo "# S3 checks: $(( $(qk_ms) - t )) ms"
 
 # ---- stop
 PIDS=$(awk '{print $2}' "$STATE/pids")
-t=$(ms)
+t=$(qk_ms)
 bash "$RGW" stop "$STATE" --purge
 qk_eq "stop --purge exits 0" "$?" 0
-echo "# stop: $(( $(ms) - t )) ms"
+echo "# stop: $(( $(qk_ms) - t )) ms"
 qk_check "stop --purge removes the state dir" test ! -e "$STATE"
 live=""
 for p in $PIDS; do
@@ -183,5 +161,5 @@ for p in $PIDS; do
 done
 qk_eq "no daemon left running" "$live" ""
 qk_check "stop is idempotent" bash "$RGW" stop "$STATE" --purge
-echo "# total: $(( $(ms) - T_ALL )) ms"
+echo "# total: $(( $(qk_ms) - T_ALL )) ms"
 qk_done

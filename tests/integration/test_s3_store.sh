@@ -13,10 +13,10 @@ set -uo pipefail
 QUACK_SRC=${QUACK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 QUACK_BUILD=${QUACK_BUILD:-$QUACK_SRC/build}
 RGW="$QUACK_SRC/tests/s3/rgw.sh"
+. "$QUACK_SRC/tests/s3/up.sh"
 C="$QUACK_BUILD/s3check"
 FP="$QUACK_BUILD/faultproxy"
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-T_ALL=$(ms)
+T_ALL=$(qk_ms)
 
 QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-s3store-XXXXXX")
 QK_BODY=$QK_TMP/body
@@ -35,26 +35,7 @@ for b in "$C" "$FP"; do
 done
 
 # ---- install (only when missing) and start
-bash "$RGW" install 2>"$QK_TMP/install.err"
-rc=$?
-if [ $rc = 2 ]; then
-  echo "SKIP: cannot install Ceph RGW: apt-get cannot reach a package mirror:"
-  sed 's/^/  /' "$QK_TMP/install.err"
-  exit 0
-elif [ $rc != 0 ]; then
-  cat "$QK_TMP/install.err" >&2
-  qk_not_ok "install radosgw ceph-mon ceph-osd" "rgw.sh install exited $rc"
-  qk_done; exit 1
-fi
-t=$(ms)
-if bash "$RGW" start "$STATE" 2>"$QK_TMP/start.err"; then
-  qk_ok "rgw starts ($(( $(ms) - t )) ms)"
-else
-  cat "$QK_TMP/start.err" >&2
-  qk_not_ok "rgw starts" "see the log tails above"
-  qk_done; exit 1
-fi
-set -a; . "$STATE/env"; set +a
+qk_rgw_up "$STATE"
 unset AWS_PROFILE QUACK_S3_URL_STYLE
 export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
 
@@ -70,7 +51,7 @@ bucket() {
 err() { "$@" >"$QK_TMP/out" 2>"$QK_TMP/err"; echo $?; }
 
 # ---- special-character keys round-trip
-t=$(ms)
+t=$(qk_ms)
 S=$(bucket keys)/root/dir
 printf 'payload\n' >"$QK_TMP/small"
 i=0
@@ -99,10 +80,10 @@ value a+b=c&d?e#f%g.txt"
 qk_eq "ranged cat" "$("$C" cat "$S" "with space.txt" 6 5)" "with "
 qk_eq "range past the end -> InvalidRange" "$(err "$C" cat "$S" "with space.txt" 1000)" 1
 qk_check "  error says InvalidRange" grep -q "InvalidRange" "$QK_TMP/err"
-echo "# keys: $(( $(ms) - t )) ms"
+echo "# keys: $(( $(qk_ms) - t )) ms"
 
 # ---- errors in S3's words, never the secret
-t=$(ms)
+t=$(qk_ms)
 qk_eq "missing key: cat exits 4" "$(err "$C" cat "$S" "no such")" 4
 qk_check "  error names NoSuchKey, bucket and key" grep -q "error: NoSuchKey: .*s3://qk-keys-.*/root/dir/no such" "$QK_TMP/err"
 qk_eq "missing key: head exits 4" "$(err "$C" head "$S" "no such")" 4
@@ -117,10 +98,10 @@ qk_check "  403 without a body on HEAD" grep -q "HTTP403\|InvalidAccessKeyId" "$
 qk_eq "unknown bucket fails (not found)" "$(err "$C" ls "s3://qk-no-such-bucket-$$")" 4
 qk_check "  NoSuchBucket" grep -q "error: NoSuchBucket: S3 NoSuchBucket (HTTP 404)" "$QK_TMP/err"
 qk_eq "no credentials: open fails" "$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$C" ls "$S" 2>&1 >/dev/null | grep -c 'error: NotFound')" 1
-echo "# errors: $(( $(ms) - t )) ms"
+echo "# errors: $(( $(qk_ms) - t )) ms"
 
 # ---- listing 1,100 keys: two pages, delimiter, continuation
-t=$(ms)
+t=$(qk_ms)
 S=$(bucket list)
 qk_check "put 1,100 keys (16 threads)" "$C" put-many "$S" "many/k" 1100 16
 qk_check "put 3 more" "$C" put-many "$S" "many/sub/s" 3 2
@@ -132,21 +113,21 @@ qk_eq "  first and last" "$(head -1 "$QK_TMP/ls")|$(tail -1 "$QK_TMP/ls")" "many
 qk_eq "list_all with prefix and delimiter: 1,100 keys + 1 prefix" \
   "$("$C" ls "$S" many/ / | wc -l)|$("$C" ls "$S" many/ / | grep -c '^P many/sub/$')" "1101|1"
 qk_eq "delimiter at the root" "$("$C" ls "$S" "" / | tr '\n' '|')" "P many/|top.txt|"
-echo "# list: $(( $(ms) - t )) ms"
+echo "# list: $(( $(qk_ms) - t )) ms"
 
 # ---- multipart: 50 MB, parallel parts, ranged reads
-t=$(ms)
+t=$(qk_ms)
 S=$(bucket mp)/big
 head -c 52428800 /dev/urandom >"$QK_TMP/big"
-t1=$(ms)
+t1=$(qk_ms)
 qk_check "put_file 50 MB (multipart)" "$C" put "$S" data/big.bin "$QK_TMP/big"
-echo "# 50 MB multipart upload: $(( $(ms) - t1 )) ms"
+echo "# 50 MB multipart upload: $(( $(qk_ms) - t1 )) ms"
 H=$("$C" head "$S" data/big.bin)
 qk_eq "  size" "${H%% *}" 52428800
 qk_check "  multipart ETag (7 parts of 8 MiB)" bash -c "echo '$H' | grep -q '\"[0-9a-f]*-7\"'"
-t1=$(ms)
+t1=$(qk_ms)
 qk_check "get_file 50 MB" "$C" get "$S" data/big.bin "$QK_TMP/big.out"
-echo "# 50 MB download: $(( $(ms) - t1 )) ms"
+echo "# 50 MB download: $(( $(qk_ms) - t1 )) ms"
 qk_check "  same bytes" cmp -s "$QK_TMP/big" "$QK_TMP/big.out"
 for r in "0 1" "0 8388608" "8388607 2" "10000000 5000000" "52428700 100" "52428000 end"; do
   set -- $r
@@ -154,10 +135,10 @@ for r in "0 1" "0 8388608" "8388607 2" "10000000 5000000" "52428700 100" "524280
            dd if="$QK_TMP/big" bs=1M skip="$1" count="$2" iflag=skip_bytes,count_bytes 2>/dev/null; fi | sha256sum)
   qk_eq "ranged get [$1, +$2) matches dd" "$("$C" cat "$S" data/big.bin "$1" "$2" | sha256sum)" "$want"
 done
-echo "# multipart: $(( $(ms) - t )) ms"
+echo "# multipart: $(( $(qk_ms) - t )) ms"
 
 # ---- put_if_absent: exactly one of two processes wins
-t=$(ms)
+t=$(qk_ms)
 S=$(bucket pifa)
 mkdir -p "$QK_TMP/race"
 for i in $(seq 20); do
@@ -171,10 +152,10 @@ w=$(grep -l created "$QK_TMP/race/a1" "$QK_TMP/race/b1" | head -1)
 qk_eq "  the winner's bytes are stored" "$("$C" cat "$S" "_delta_log/00000000000000000001.json")" \
   "$([ "$w" = "$QK_TMP/race/a1" ] && echo A || echo B)"
 qk_eq "pifa on an existing key exits 3" "$(err "$C" pifa "$S" "_delta_log/00000000000000000001.json" C)" 3
-echo "# put_if_absent: $(( $(ms) - t )) ms"
+echo "# put_if_absent: $(( $(qk_ms) - t )) ms"
 
 # ---- delete, delete_many, copy
-t=$(ms)
+t=$(qk_ms)
 S=$(bucket del)/p
 for k in a "b c" "d+e" "f/g" keep; do "$C" putm "$S" "$k" "v-$k"; done
 qk_check "delete" "$C" rm "$S" a
@@ -186,7 +167,7 @@ qk_check "copy" "$C" cp "$S" keep "copy of/keep & co"
 qk_eq "  copy has the bytes" "$("$C" cat "$S" "copy of/keep & co")" "v-keep"
 qk_eq "copy of a missing key exits 4" "$(err "$C" cp "$S" ghost x)" 4
 qk_check "  no such key" grep -q "no such key: .*/p/ghost" "$QK_TMP/err"
-echo "# delete/copy: $(( $(ms) - t )) ms"
+echo "# delete/copy: $(( $(qk_ms) - t )) ms"
 
 # ---- presigned GET
 S=$(bucket pre)
@@ -196,7 +177,7 @@ qk_eq "presigned URL works without credentials" "$(curl -s --max-time 10 "$URL")
 qk_eq "tampered presigned URL is refused" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${URL/X-Amz-Expires=60/X-Amz-Expires=61}")" 403
 
 # ---- retries through a fault-injecting proxy
-t=$(ms)
+t=$(qk_ms)
 S=$(bucket retry)
 UP=${S3_ENDPOINT#http://}
 "$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp.port" --stats-file "$QK_TMP/fp.stats" \
@@ -219,21 +200,21 @@ kill "$FP_PID"; wait "$FP_PID" 2>/dev/null; FP_PID=""
 "$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp2.port" --http503-rate 1 2>/dev/null &
 FP_PID=$!
 for _ in $(seq 50); do [ -s "$QK_TMP/fp2.port" ] && break; sleep 0.1; done
-t1=$(ms)
+t1=$(qk_ms)
 qk_eq "always SlowDown: gives up after QUACK_S3_MAX_ATTEMPTS" \
   "$(AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$QK_TMP/fp2.port") QUACK_S3_MAX_ATTEMPTS=4 err "$C" cat "$S" r/1)" 1
 qk_check "  SlowDown, after 4 attempts" grep -q "error: SlowDown: S3 SlowDown (HTTP 503) on GET .*(after 4 attempts)" "$QK_TMP/err"
-qk_check "  with backoff (0.05..2 s)" test $(( $(ms) - t1 )) -ge 0 -a $(( $(ms) - t1 )) -lt 2000
+qk_check "  with backoff (0.05..2 s)" test $(( $(qk_ms) - t1 )) -ge 0 -a $(( $(qk_ms) - t1 )) -lt 2000
 kill "$FP_PID"; wait "$FP_PID" 2>/dev/null; FP_PID=""
 qk_eq "404 is not retried" "$(err "$C" cat "$S" nope)" 4
 qk_check "  (one attempt)" bash -c "! grep -q attempts '$QK_TMP/err'"
 qk_eq "connection refused: retried, then a clear error" \
   "$(AWS_ENDPOINT_URL=http://127.0.0.1:1 QUACK_S3_MAX_ATTEMPTS=3 err "$C" cat "$S" r/1)" 1
 qk_check "  ConnectionError after 3 attempts" grep -q "error: ConnectionError: .*(after 3 attempts)" "$QK_TMP/err"
-echo "# retries: $(( $(ms) - t )) ms"
+echo "# retries: $(( $(qk_ms) - t )) ms"
 
 # ---- backup requests (Starling's straggler trick): the first GET is held for 1.5 s
-t=$(ms)
+t=$(qk_ms)
 slow_proxy() {
   rm -f "$QK_TMP/fp3.port"
   "$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp3.port" --delay-ms 1500 \
@@ -244,27 +225,27 @@ slow_proxy() {
 }
 stop_proxy() { kill "$FP_PID"; wait "$FP_PID" 2>/dev/null; FP_PID=""; }
 slow_proxy
-t1=$(ms)
+t1=$(qk_ms)
 qk_eq "slow GET: the backup request answers" "$(AWS_ENDPOINT_URL=$SLOW "$C" cat "$S" r/2 2>"$QK_TMP/err")" "value 2"
-el=$(( $(ms) - t1 ))
+el=$(( $(qk_ms) - t1 ))
 qk_check "  before the slow one would ($el ms < 1400)" test "$el" -lt 1400
 qk_check "  logged s3.backup_request" grep -q '"event":"s3.backup_request"' "$QK_TMP/err"
 stop_proxy; slow_proxy
-t1=$(ms)
+t1=$(qk_ms)
 qk_check "slow get_file of 50 MB" env AWS_ENDPOINT_URL="$SLOW" "$C" get "$S" big "$QK_TMP/dl2/big" 2>"$QK_TMP/err"
-el=$(( $(ms) - t1 ))
+el=$(( $(qk_ms) - t1 ))
 qk_check "  the backup was sent ($el ms)" grep -q '"event":"s3.backup_request"' "$QK_TMP/err"
 qk_check "  same bytes" cmp -s "$QK_TMP/big" "$QK_TMP/dl2/big"
 qk_eq "  no temp file left" "$(ls -A "$QK_TMP/dl2")" big
 stop_proxy; slow_proxy
-t1=$(ms)
+t1=$(qk_ms)
 qk_eq "QUACK_S3_BACKUP_MULTIPLE=0: no backup" "$(AWS_ENDPOINT_URL=$SLOW QUACK_S3_BACKUP_MULTIPLE=0 "$C" cat "$S" r/2 2>&1)" "value 2"
-el=$(( $(ms) - t1 ))
+el=$(( $(qk_ms) - t1 ))
 qk_check "  waits for the slow answer ($el ms >= 1400)" test "$el" -ge 1400
 stop_proxy
-echo "# backup requests: $(( $(ms) - t )) ms"
+echo "# backup requests: $(( $(qk_ms) - t )) ms"
 
 # ---- stop
 bash "$RGW" stop "$STATE" --purge
-echo "# total: $(( $(ms) - T_ALL )) ms"
+echo "# total: $(( $(qk_ms) - T_ALL )) ms"
 qk_done

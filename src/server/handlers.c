@@ -17,6 +17,7 @@
  * free); it is interrupted at the timeout or when the client's socket reports a hang-up.
  */
 #include "server/server_int.h"
+#include "lake/resolve.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -135,7 +136,8 @@ static int run(qk_server *s, qk_req_ctx *c, const char *sql, int64_t limit, qk_r
         qk_buf_free(&l);
     }
     qk_metrics_count_query(&s->metrics);
-    rc = qk_engine_query(s->engine, sql, &o, out, err);
+    rc = strstr(sql, "s3://") ? qk_lake_query(s->engine, sql, &o, out, err)
+                              : qk_engine_query(s->engine, sql, &o, out, err);
     if (rc) qk_metrics_leave(&s->metrics);
     return rc;
 }

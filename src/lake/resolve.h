@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * resolve.h: s3:// paths in SQL (DESIGN.md section 4; docs/internals/lake-resolve.md).
+ *
+ * DuckDB's httpfs is not available, so quack resolves remote paths itself before DuckDB sees
+ * the query: parse it to an AST with json_serialize_sql, find every string that starts with
+ * "s3://" in a table function's arguments (read_parquet('s3://...'), lists of paths) and every
+ * base table named 's3://...' (FROM 's3://b/x.parquet'), expand globs with LIST (HEAD for a
+ * plain key), fetch the objects into the cache in parallel, hard-link them into a per-query
+ * view directory that mirrors the keys (<temp>/q-<uuid>/<bucket>/<key>, so hive partition
+ * folders keep their names), put the view paths in place of the s3:// strings (a glob stays a
+ * glob, expanded by DuckDB locally) and turn the AST back into SQL with json_deserialize_sql.
+ *
+ * A qk_lake_ctx belongs to one query on one thread; qk_lake_ctx_free removes its view dir, so
+ * free it only after the query's result is materialized (qk_engine_query returns it whole).
+ */
+#ifndef QK_LAKE_RESOLVE_H
+#define QK_LAKE_RESOLVE_H
+
+#include "core/core.h"
+#include "engine/engine.h"
+#include "store/cache.h"
+#include "store/store.h"
+
+/* Open the store that holds bucket's objects (keys relative to the bucket). The default opens
+ * "s3://<bucket>"; tests hand in a local directory per bucket. */
+typedef int (*qk_lake_open_store_fn)(void *ud, const char *bucket, qk_store **out, qk_err *err);
+
+typedef struct qk_lake_ctx {
+    qk_engine *engine;                 /* required: DuckDB for the AST, temp dir for the view */
+    qk_cache *cache;                   /* NULL: opened at qk_engine_cache_dir when needed */
+    qk_lake_open_store_fn open_store;  /* NULL: qk_store_open("s3://<bucket>") */
+    void *open_store_ud;
+    int fetch_threads;                 /* parallel fetches; 0 = 8 */
+    /* set by qk_lake_resolve */
+    char *view_dir;                    /* the per-query view dir, or NULL */
+    bool own_cache;
+    size_t objects;                    /* objects placed in the view */
+} qk_lake_ctx;
+
+/* Zero ctx and set its engine. */
+void qk_lake_ctx_init(qk_lake_ctx *ctx, qk_engine *engine);
+/* Remove the view dir (if any) and close a cache the ctx opened. Accepts NULL. */
+void qk_lake_ctx_free(qk_lake_ctx *ctx);
+
+/*
+ * Rewrite sql so its s3:// paths name local files. *sql_out (caller frees) is a copy of sql
+ * when it has no "s3://", else DuckDB's rendering of the rewritten AST. Errors: QK_EPARSE
+ * (DuckDB cannot parse or re-render the statement; its message), QK_ENOTFOUND ("no such
+ * object s3://b/k", or DuckDB's "No files found that match the pattern ..." for an empty glob),
+ * QK_EUNSUPPORTED (several statements, a key that cannot be a path), the store's errors
+ * (credentials, network) and the cache's.
+ */
+int qk_lake_resolve(qk_lake_ctx *ctx, const char *sql, char **sql_out, qk_err *err);
+
+/* qk_lake_resolve + qk_engine_query + qk_lake_ctx_free: what the CLI and the server call for
+ * SQL that mentions "s3://". Same contract as qk_engine_query. */
+int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
+                  qk_err *err);
+
+#endif

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_lake_resolve.c: s3:// paths in SQL (src/lake/resolve.c). The "buckets" are local
+ * stores (qk_store_open on <tmp>/buckets/<bucket>) handed to the resolver through its
+ * open_store callback, so the AST rewriting, globbing, fetching into the cache and the view
+ * directory are tested without a network; tests/integration/test_s3_sql.sh runs the same
+ * paths against a real S3 server.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lake/resolve.h"
+
+bool qk_lake_glob_match(const char *pattern, const char *key);
+
+static char dir[] = "/tmp/qk-test-resolve-XXXXXX";
+static qk_engine *eng;
+
+static int open_local_bucket(void *ud, const char *bucket, qk_store **out, qk_err *err)
+{
+    char path[512];
+    (void)ud;
+    snprintf(path, sizeof path, "%s/lake/buckets/%s", dir, bucket);
+    return qk_store_open(path, out, err);
+}
+
+static int setup(void **state)
+{
+    qk_engine_config c;
+    qk_err err = {0};
+    char lake[256], cache[256], sql[2048];
+    (void)state;
+    if (!mkdtemp(dir)) return -1;
+    snprintf(lake, sizeof lake, "%s/lake", dir);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    qk_engine_config_defaults(&c);
+    c.lake = lake;
+    c.cache_dir = cache;
+    c.threads = 2;
+    c.create_lake = true;
+    if (qk_engine_open(&c, &eng, &err) != 0) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        return -1;
+    }
+    {
+        const char *dirs[] = {"buckets/b1/data", "buckets/b2", "buckets/b1/part/d=1",
+                              "buckets/b1/part/d=2", "buckets/b1/part/d=3"};
+        for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", lake, dirs[i]);
+            if (qk_mkdirs(p, &err) != 0) return -1;
+        }
+    }
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT range AS i, range %% 3 AS g FROM range(10)) TO "
+             "'%s/buckets/b1/data/x.parquet';"
+             "COPY (SELECT range + 100 AS i, 7 AS g FROM range(5)) TO "
+             "'%s/buckets/b1/data/y.parquet';"
+             "COPY (SELECT 'a,b' AS h UNION ALL SELECT '1,2') TO '%s/buckets/b2/t.csv' "
+             "(HEADER false, QUOTE '');",
+             lake, lake, lake);
+    for (int d = 1; d <= 3; d++) {
+        char *p = sql + strlen(sql);
+        snprintf(p, sizeof sql - strlen(sql),
+                 "COPY (SELECT range AS i FROM range(%d)) TO "
+                 "'%s/buckets/b1/part/d=%d/data_0.parquet';",
+                 d * 10, lake, d);
+    }
+    if (qk_engine_exec(eng, sql, &err) != 0) {
+        fprintf(stderr, "fixtures: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[256];
+    (void)state;
+    qk_engine_close(eng);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void ctx_init(qk_lake_ctx *c)
+{
+    qk_lake_ctx_init(c, eng);
+    c->open_store = open_local_bucket;
+}
+
+/* Resolve and run sql; return the BIGINT in row 0, column 0 (or -1 with *rc set). */
+static int64_t run_scalar(const char *sql, int *rc, qk_err *err)
+{
+    qk_lake_ctx c;
+    qk_query_opts o = {10, 0, NULL, NULL};
+    qk_result *r = NULL;
+    char *local = NULL;
+    int64_t v = -1;
+    ctx_init(&c);
+    qk_err_clear(err);
+    *rc = qk_lake_resolve(&c, sql, &local, err);
+    if (!*rc) *rc = qk_engine_query(eng, local, &o, &r, err);
+    if (*rc) fprintf(stderr, "# %s: %s\n", sql, err->msg);
+    if (!*rc) {
+        duckdb_data_chunk ch = qk_result_next_chunk(r);
+        assert_non_null(ch);
+        v = ((int64_t *)duckdb_vector_get_data(duckdb_data_chunk_get_vector(ch, 0)))[0];
+        duckdb_destroy_data_chunk(&ch);
+    }
+    qk_result_destroy(r);
+    free(local);
+    qk_lake_ctx_free(&c);
+    return v;
+}
+
+static void test_sql_without_s3_is_returned_unchanged(void **state)
+{
+    qk_lake_ctx c;
+    char *out = NULL;
+    qk_err err = {0};
+    (void)state;
+    ctx_init(&c);
+    assert_int_equal(qk_lake_resolve(&c, "SELECT 42", &out, &err), 0);
+    assert_string_equal(out, "SELECT 42");
+    assert_null(c.view_dir);
+    free(out);
+    qk_lake_ctx_free(&c);
+}
+
+static void test_s3_in_a_plain_string_is_left_alone(void **state)
+{
+    qk_lake_ctx c;
+    char *out = NULL;
+    qk_err err = {0};
+    (void)state;
+    ctx_init(&c);
+    int rc = qk_lake_resolve(&c, "SELECT 's3://b1/nope' AS p", &out, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "SELECT 's3://b1/nope' AS p");
+    free(out);
+    qk_lake_ctx_free(&c);
+}
+
+static void test_single_file_reads_the_object(void **state)
+{
+    int rc;
+    qk_err err;
+    (void)state;
+    assert_int_equal(
+        run_scalar("SELECT sum(i)::BIGINT FROM read_parquet('s3://b1/data/x.parquet')", &rc, &err),
+        45);
+    assert_int_equal(rc, 0);
+}
+
+static void test_list_of_files_reads_each(void **state)
+{
+    int rc;
+    qk_err err;
+    (void)state;
+    assert_int_equal(run_scalar("SELECT count(*)::BIGINT FROM read_parquet(['s3://b1/data/x.parquet',"
+                                " 's3://b1/data/y.parquet'])",
+                                &rc, &err),
+                     15);
+    assert_int_equal(rc, 0);
+}
+
+static void test_glob_with_hive_partitioning_keeps_partition_values(void **state)
+{
+    int rc;
+    qk_err err;
+    (void)state;
+    assert_int_equal(run_scalar("SELECT count(*)::BIGINT FROM read_parquet('s3://b1/part/*/*.parquet',"
+                                " hive_partitioning=1) WHERE d = 2",
+                                &rc, &err),
+                     20);
+    assert_int_equal(rc, 0);
+    assert_int_equal(run_scalar("SELECT sum(d)::BIGINT FROM read_parquet('s3://b1/part/**/*.parquet',"
+                                " hive_partitioning=true)",
+                                &rc, &err),
+                     10 * 1 + 20 * 2 + 30 * 3);
+    assert_int_equal(rc, 0);
+}
+
+static void test_from_string_is_a_base_table_path(void **state)
+{
+    int rc;
+    qk_err err;
+    (void)state;
+    assert_int_equal(run_scalar("SELECT max(i)::BIGINT FROM 's3://b1/data/y.parquet'", &rc, &err),
+                     104);
+    assert_int_equal(rc, 0);
+}
+
+static void test_read_csv_on_an_object(void **state)
+{
+    int rc;
+    qk_err err;
+    (void)state;
+    assert_int_equal(
+        run_scalar("SELECT (a + b)::BIGINT FROM read_csv('s3://b2/t.csv', header=true)", &rc, &err),
+        3);
+    assert_int_equal(rc, 0);
+}
+
+static void test_missing_object_is_a_clear_error(void **state)
+{
+    int rc;
+    qk_err err;
+    (void)state;
+    run_scalar("SELECT count(*) FROM read_parquet('s3://b1/data/nope.parquet')", &rc, &err);
+    assert_int_equal(rc, QK_ENOTFOUND);
+    assert_string_equal(err.msg, "no such object s3://b1/data/nope.parquet");
+}
+
+static void test_glob_matching_nothing_says_no_files_found(void **state)
+{
+    int rc;
+    qk_err err;
+    (void)state;
+    run_scalar("SELECT count(*) FROM read_parquet('s3://b1/data/*.csv')", &rc, &err);
+    assert_int_equal(rc, QK_ENOTFOUND);
+    assert_string_equal(err.msg, "No files found that match the pattern \"s3://b1/data/*.csv\"");
+}
+
+static void test_dot_dot_in_a_key_is_refused(void **state)
+{
+    int rc;
+    qk_err err;
+    (void)state;
+    run_scalar("SELECT count(*) FROM read_parquet('s3://b1/../etc/passwd')", &rc, &err);
+    assert_int_equal(rc, QK_EUNSUPPORTED);
+}
+
+static void test_parse_error_is_reported(void **state)
+{
+    int rc;
+    qk_err err;
+    (void)state;
+    run_scalar("SELEC * FROM 's3://b1/data/x.parquet'", &rc, &err);
+    assert_int_equal(rc, QK_EPARSE);
+    assert_non_null(strstr(err.msg, "syntax error"));
+}
+
+static void test_view_dir_mirrors_keys_and_is_removed(void **state)
+{
+    qk_lake_ctx c;
+    char *out = NULL, path[1024];
+    qk_err err = {0};
+    struct stat st;
+    (void)state;
+    ctx_init(&c);
+    assert_int_equal(qk_lake_resolve(&c, "SELECT * FROM read_parquet('s3://b1/part/d=*/*.parquet')",
+                                     &out, &err),
+                     0);
+    assert_int_equal(c.objects, 3);
+    assert_non_null(strstr(out, c.view_dir));
+    snprintf(path, sizeof path, "%s/b1/part/d=3/data_0.parquet", c.view_dir);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof path, "%s", c.view_dir);
+    qk_lake_ctx_free(&c);
+    assert_int_not_equal(stat(path, &st), 0);
+    free(out);
+}
+
+static void test_glob_match_follows_duckdb_rules(void **state)
+{
+    (void)state;
+    assert_true(qk_lake_glob_match("a/*/x.parquet", "a/b/x.parquet"));
+    assert_false(qk_lake_glob_match("a/*.parquet", "a/b/x.parquet"));
+    assert_true(qk_lake_glob_match("a/**/x.parquet", "a/b/c/x.parquet"));
+    assert_true(qk_lake_glob_match("a/**/x.parquet", "a/x.parquet"));
+    assert_true(qk_lake_glob_match("a/**", "a/b/c"));
+    assert_true(qk_lake_glob_match("a/d=2019-04-0[1-3]/*", "a/d=2019-04-02/f"));
+    assert_false(qk_lake_glob_match("a/d=2019-04-0[1-3]/*", "a/d=2019-04-04/f"));
+    assert_true(qk_lake_glob_match("a/?.csv", "a/b.csv"));
+    assert_false(qk_lake_glob_match("a/?.csv", "a/bb.csv"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sql_without_s3_is_returned_unchanged),
+        cmocka_unit_test(test_s3_in_a_plain_string_is_left_alone),
+        cmocka_unit_test(test_single_file_reads_the_object),
+        cmocka_unit_test(test_list_of_files_reads_each),
+        cmocka_unit_test(test_glob_with_hive_partitioning_keeps_partition_values),
+        cmocka_unit_test(test_from_string_is_a_base_table_path),
+        cmocka_unit_test(test_read_csv_on_an_object),
+        cmocka_unit_test(test_missing_object_is_a_clear_error),
+        cmocka_unit_test(test_glob_matching_nothing_says_no_files_found),
+        cmocka_unit_test(test_dot_dot_in_a_key_is_refused),
+        cmocka_unit_test(test_parse_error_is_reported),
+        cmocka_unit_test(test_view_dir_mirrors_keys_and_is_removed),
+        cmocka_unit_test(test_glob_match_follows_duckdb_rules),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -205,9 +205,7 @@ static int run_embedded(const query_args *a, query_out *o, qk_err *err)
     cfg.threads = (int)a->threads;
     cfg.memory_limit = a->memory_limit;
     if ((rc = qk_engine_open(&cfg, &eng, err))) goto out;
-    rc = strstr(a->sql, "s3://") ? qk_lake_query(eng, a->sql, &qo, &res, err)
-                                 : qk_engine_query(eng, a->sql, &qo, &res, err);
-    if (rc) goto out;
+    if ((rc = qk_lake_query(eng, a->sql, &qo, &res, err))) goto out;
     qk_encode_opts_init(&eo);
     eo.max_bytes = a->max_bytes;
     eo.table_width = (int)a->width;

@@ -688,6 +688,7 @@ int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_resu
     char *local = NULL;
     int rc;
     *out = NULL;
+    if (!strstr(sql, "s3://")) return qk_engine_query(e, sql, o, out, err); /* nothing remote */
     qk_lake_ctx_init(&c, e);
     rc = qk_lake_resolve(&c, sql, &local, err);
     if (!rc) rc = qk_engine_query(e, local, o, out, err);

@@ -136,8 +136,7 @@ static int run(qk_server *s, qk_req_ctx *c, const char *sql, int64_t limit, qk_r
         qk_buf_free(&l);
     }
     qk_metrics_count_query(&s->metrics);
-    rc = strstr(sql, "s3://") ? qk_lake_query(s->engine, sql, &o, out, err)
-                              : qk_engine_query(s->engine, sql, &o, out, err);
+    rc = qk_lake_query(s->engine, sql, &o, out, err);
     if (rc) qk_metrics_leave(&s->metrics);
     return rc;
 }

@@ -17,6 +17,8 @@ const qk_command qk_commands[] = {
     {"demo", "create the demo lake: a synthetic NYC-taxi month (April 2019)", qk_help_demo,
      qk_cmd_demo},
     {"cache", "inspect or clear the local cache of remote objects", qk_help_cache, qk_cmd_cache},
+    {"lake", "list, copy and remove objects in a lake (local or s3://)", qk_help_lake,
+     qk_cmd_lake},
     {"version", "print version information", qk_help_version, qk_cmd_version},
     {NULL, NULL, NULL, NULL},
 };

@@ -34,6 +34,8 @@ int qk_cmd_demo(int argc, char **argv);
 int qk_cmd_version(int argc, char **argv);
 extern const char qk_help_cache[];
 int qk_cmd_cache(int argc, char **argv);
+extern const char qk_help_lake[];
+int qk_cmd_lake(int argc, char **argv);
 
 /* Print "quack CMD: <msg>" to stderr and return QK_EXIT_USAGE. */
 int qk_cli_usage_error(const char *cmd, const char *fmt, ...) QK_PRINTF(2, 3);

@@ -3,16 +3,21 @@
  * cmd_demo.c: `quack demo`: parse the flags, run the demo-lake generator (src/lake/demo.c)
  * with a progress printer on stderr, then print what was written (a table, or one JSON
  * object with --json) on stdout. All the work is in the lake module; this file only talks to
- * the terminal. docs/demo.md is the user's page.
+ * the terminal. With --lake s3://bucket/prefix the lake is generated into a local temp dir and
+ * every file is uploaded with the store under the same key (put_file: multipart with parallel
+ * parts); the bucket must exist. docs/demo.md is the user's page.
  */
+#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "lake/lake.h"
+#include "store/store.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -34,6 +39,8 @@ const char qk_help_demo[] =
                                    "Options:\n"
                                    "  --lake DIR     lake root (default: $QUACK_LAKE, else "
                                    "./lake); created if missing\n"
+                                   "                 or s3://bucket/prefix: generated locally, "
+                                   "then uploaded\n                 (the bucket must exist)\n"
                                    "  --rows N       rows to generate, 1.." STR(QK_DEMO_MAX_ROWS) " (default " STR(
                                        QK_DEMO_DEFAULT_ROWS) ", the real month)\n"
                                                              "  --seed S       integer seed "
@@ -267,6 +274,78 @@ static int parse_args(int argc, char **argv, demo_args *a)
     return QK_EXIT_OK;
 }
 
+/* ---- --lake s3://bucket/prefix --------------------------------------------------------- */
+
+/* Fail early, with a hint, when the bucket is missing (the store cannot create buckets). */
+static int check_bucket(qk_store *s, const char *uri, qk_err *err)
+{
+    qk_list_req req = {.max_keys = 1};
+    qk_list_page page;
+    char msg[QK_ERR_MSG_MAX];
+    int rc = qk_store_list(s, &req, &page, err);
+    qk_list_page_free(&page);
+    if (rc && strstr(err->msg, "NoSuchBucket")) {
+        qk_strlcpy(msg, err->msg, sizeof msg);
+        qk_errf(err, rc, "%s; create the bucket first (e.g. aws s3 mb s3://BUCKET) for %s", msg,
+                uri);
+    }
+    return rc;
+}
+
+typedef struct upload_state {
+    qk_store *dst;
+    const char *root;
+    uint64_t files;
+} upload_state;
+
+static int upload_one(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err)
+{
+    upload_state *u = ud;
+    char path[QK_DEMO_PATH_MAX + QK_STORE_KEY_MAX + 2];
+    (void)cp;
+    if (!obj || qk_str_startswith(obj->key, "_quack/")) return 0; /* the generator's lock */
+    snprintf(path, sizeof path, "%s/%s", u->root, obj->key);
+    u->files++;
+    return qk_store_put_file(u->dst, obj->key, path, err);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p);
+}
+
+static int demo_s3(demo_args *a, qk_demo_stats *st, qk_err *err)
+{
+    const char *uri = a->o.lake;
+    char tmp[256];
+    qk_store *dst = NULL, *src = NULL;
+    upload_state u = {0};
+    int rc = qk_store_open(uri, &dst, err);
+    if (!rc) rc = check_bucket(dst, uri, err);
+    if (rc) goto out;
+    snprintf(tmp, sizeof tmp, "%s/quack-demo-XXXXXX", qk_env_str("TMPDIR", "/tmp"));
+    if (!mkdtemp(tmp)) {
+        rc = qk_errf(err, QK_EIO, "cannot create a temp dir in %s", qk_env_str("TMPDIR", "/tmp"));
+        goto out;
+    }
+    a->o.lake = tmp;
+    rc = qk_lake_demo_create(&a->o, st, err);
+    if (!rc) rc = qk_store_open(tmp, &src, err);
+    if (!rc && !a->quiet) fprintf(stderr, "quack demo: uploading the files to %s\n", uri);
+    u = (upload_state){.dst = dst, .root = qk_store_uri(src ? src : dst)};
+    if (!rc) rc = qk_store_list_all(src, NULL, NULL, upload_one, &u, err);
+    if (!rc && !a->quiet)
+        fprintf(stderr, "quack demo: uploaded %llu files\n", (unsigned long long)u.files);
+    if (!rc) qk_strlcpy(st->lake, qk_store_uri(dst), sizeof st->lake);
+    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+out:
+    a->o.lake = uri;
+    qk_store_destroy(src);
+    qk_store_destroy(dst);
+    return rc;
+}
+
 int qk_cmd_demo(int argc, char **argv)
 {
     demo_args a = {0};
@@ -281,7 +360,8 @@ int qk_cmd_demo(int argc, char **argv)
         a.o.progress = on_progress;
         a.o.progress_ud = &p;
     }
-    if (qk_lake_demo_create(&a.o, &st, &err) != 0) {
+    if ((qk_str_startswith(a.o.lake, "s3://") ? demo_s3(&a, &st, &err)
+                                              : qk_lake_demo_create(&a.o, &st, &err)) != 0) {
         if (p.open_line) fputc('\n', stderr);
         qk_cli_print_err("demo", &err);
         return QK_EXIT_QUERY;

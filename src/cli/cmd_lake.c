@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_lake.c: `quack lake ls|put|get|rm|sync`: list, copy and remove the objects of a lake, local
+ * or on S3. Every side of a transfer is a store (src/store/store.h): a local dir or
+ * s3://bucket/prefix, so one copy routine serves every direction: a local source is uploaded
+ * with put_file (multipart with parallel parts on S3), a local destination is written with
+ * get_file (atomic), S3 to S3 goes through a temp file. Files move 4 at a time with a progress
+ * bar on stderr (progress.h). sync compares listings (rule in docs/lake-cli.md) and transfers
+ * only what differs. docs/lake-cli.md is the user's page.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "store/store.h"
+
+#define LAKE_PARALLEL 4
+
+#define HELP_LS                                                                                    \
+    "Usage: quack lake ls [URI|PATH] [--recursive] [--json]\n"                                     \
+    "  List objects under a lake root (default: $QUACK_LAKE, else ./lake). One level by\n"         \
+    "  default: \"PRE name/\" lines for folders, then objects (mtime UTC, size, key);\n"           \
+    "  --recursive lists every key; --json prints one JSON object per line.\n"
+#define HELP_PUT                                                                                   \
+    "Usage: quack lake put LOCAL... DEST [--quiet]\n"                                              \
+    "  Upload files and directories (recursively; keys relative to the directory given) to\n"      \
+    "  DEST (s3://bucket/prefix or a local dir), 4 files at a time, large files in parallel\n"     \
+    "  multipart parts.\n"
+#define HELP_GET                                                                                   \
+    "Usage: quack lake get SRC LOCAL [--quiet]\n"                                                  \
+    "  Download one object to LOCAL (a file, or into LOCAL if it is a directory), or every\n"      \
+    "  object under a prefix into the directory LOCAL.\n"
+#define HELP_RM                                                                                    \
+    "Usage: quack lake rm URI... [--recursive]\n"                                                  \
+    "  Delete objects; with --recursive every object under each URI (1000 per request).\n"
+#define HELP_SYNC                                                                                  \
+    "Usage: quack lake sync SRC DEST [--delete] [--dry-run] [--quiet]\n"                           \
+    "  Make DEST hold SRC's objects, copying only those missing at DEST or that differ (size;\n"   \
+    "  local source: also mtime newer, to the second; S3 to S3: ETag). --delete removes\n"         \
+    "  objects at DEST that SRC lacks; --dry-run prints what would be done.\n"
+
+const char qk_help_lake[] =
+    "Usage: quack lake ls|put|get|rm|sync ARGS [OPTIONS]\n"
+    "\n"
+    "List, copy and remove the objects of a lake. A URI is s3://bucket/prefix or a local path.\n"
+    "\n" HELP_LS HELP_PUT HELP_GET HELP_RM HELP_SYNC "\n"
+    "Options:\n"
+    "  --recursive   ls: every key; rm: everything under the URI\n"
+    "  --json        ls: one JSON object per line\n"
+    "  --delete      sync: remove objects at DEST that SRC does not have\n"
+    "  --dry-run     sync: print what would be copied and deleted, change nothing\n"
+    "  --quiet       no progress on stderr\n"
+    "  -h, --help    show this help (or a subcommand's: quack lake put --help)\n"
+    "\n"
+    "Progress (bytes, rate, ETA) is redrawn on stderr when it is a terminal; otherwise one\n"
+    "summary line is printed at the end. S3 credentials come from AWS_* variables or ~/.aws.\n"
+    "Exit status: 0 done, 1 the store failed (its message is printed), 2 bad arguments.\n"
+    "See docs/lake-cli.md.\n";
+
+typedef struct lake_args {
+    const char *sub;
+    char **pos; /* positional arguments after the subcommand */
+    int npos;
+    bool recursive, json, del, dry_run, quiet;
+} lake_args;
+
+/* ---- listings ---------------------------------------------------------------------------- */
+
+typedef struct entry {
+    char *key;
+    uint64_t size;
+    int64_t mtime_ms;
+    char etag[QK_STORE_ETAG_MAX];
+} entry;
+
+typedef struct entries {
+    entry *v;
+    size_t n, cap;
+} entries;
+
+static void entries_free(entries *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->v[i].key);
+    free(e->v);
+    e->v = NULL;
+    e->n = e->cap = 0;
+}
+
+static int entries_add(entries *e, const qk_obj_info *o, qk_err *err)
+{
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        entry *v = realloc(e->v, cap * sizeof *v);
+        if (!v) return qk_errf(err, QK_ENOMEM, "out of memory listing objects");
+        e->v = v;
+        e->cap = cap;
+    }
+    entry *x = &e->v[e->n];
+    if (!(x->key = strdup(o->key))) return qk_errf(err, QK_ENOMEM, "out of memory");
+    x->size = o->size;
+    x->mtime_ms = o->mtime_ms;
+    qk_strlcpy(x->etag, o->etag, sizeof x->etag);
+    e->n++;
+    return 0;
+}
+
+static int collect_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err)
+{
+    (void)cp;
+    return obj ? entries_add(ud, obj, err) : 0;
+}
+
+/* Every object of s, in byte order. */
+static int list_keys(qk_store *s, entries *out, qk_err *err)
+{
+    return qk_store_list_all(s, NULL, NULL, collect_cb, out, err);
+}
+
+/* ---- paths ------------------------------------------------------------------------------- */
+
+static bool is_s3(const char *uri)
+{
+    return qk_str_startswith(uri, "s3://");
+}
+static bool is_local(const qk_store *s)
+{
+    return strcmp(qk_store_backend(s), "local") == 0;
+}
+
+/* Split "s3://b/p/name" or "dir/name" into a parent URI (caller frees) and the last name
+ * (borrowed from uri). False when there is no name part (a bucket root, a trailing '/'). */
+static bool split_last(const char *uri, char **parent, const char **name)
+{
+    const char *slash = strrchr(uri, '/');
+    size_t len = strlen(uri);
+    if (len == 0 || uri[len - 1] == '/') return false;
+    if (is_s3(uri) && (!strchr(uri + 5, '/') || slash < strchr(uri + 5, '/'))) return false;
+    if (!slash) {
+        *parent = qk_xstrdup(".");
+        *name = uri;
+        return true;
+    }
+    *name = slash + 1;
+    *parent = slash == uri ? qk_xstrdup("/") : strndup(uri, (size_t)(slash - uri));
+    return *parent != NULL;
+}
+
+static char *join(const char *dir, const char *key)
+{
+    size_t n = strlen(dir) + strlen(key) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, key);
+    return p;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ---- transfers --------------------------------------------------------------------------- */
+
+typedef struct job {
+    qk_store *src, *dst; /* borrowed */
+    char *skey, *dkey;
+    uint64_t size;
+} job;
+
+typedef struct jobs {
+    job *v;
+    size_t n, cap;
+} jobs;
+
+static void jobs_free(jobs *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        free(j->v[i].skey);
+        free(j->v[i].dkey);
+    }
+    free(j->v);
+}
+
+static int jobs_add(jobs *j, qk_store *src, const char *skey, qk_store *dst, const char *dkey,
+                    uint64_t size, qk_err *err)
+{
+    if (j->n == j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 64;
+        job *v = realloc(j->v, cap * sizeof *v);
+        if (!v) return qk_errf(err, QK_ENOMEM, "out of memory");
+        j->v = v;
+        j->cap = cap;
+    }
+    job *x = &j->v[j->n++];
+    *x = (job){.src = src, .dst = dst, .skey = strdup(skey), .dkey = strdup(dkey), .size = size};
+    if (!x->skey || !x->dkey) return qk_errf(err, QK_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* S3 to S3: through a temp file. */
+static int copy_via_temp(const job *j, qk_err *err)
+{
+    char tmp[4096];
+    int fd, rc;
+    snprintf(tmp, sizeof tmp, "%s/quack-lake-XXXXXX", qk_env_str("TMPDIR", "/tmp"));
+    if ((fd = mkstemp(tmp)) < 0)
+        return qk_errf(err, QK_EIO, "cannot create a temp file in %s", tmp);
+    close(fd);
+    rc = qk_store_get_file(j->src, j->skey, tmp, NULL, err);
+    if (!rc) rc = qk_store_put_file(j->dst, j->dkey, tmp, err);
+    unlink(tmp);
+    return rc;
+}
+
+static int transfer(const job *j, qk_err *err)
+{
+    char *path;
+    int rc;
+    if (!is_local(j->src) && !is_local(j->dst)) return copy_via_temp(j, err);
+    path = is_local(j->src) ? join(qk_store_uri(j->src), j->skey)
+                            : join(qk_store_uri(j->dst), j->dkey);
+    if (!path) return qk_errf(err, QK_ENOMEM, "out of memory");
+    if (is_local(j->src))
+        rc = qk_store_put_file(j->dst, j->dkey, path, err);
+    else
+        rc = qk_store_get_file(j->src, j->skey, path, NULL, err);
+    free(path);
+    return rc;
+}
+
+typedef struct runner {
+    jobs *j;
+    size_t next;
+    pthread_mutex_t mu;
+    qk_progress *prog;
+    int rc;
+    qk_err err;
+} runner;
+
+static void *worker(void *ud)
+{
+    runner *r = ud;
+    for (;;) {
+        qk_err e = {0};
+        size_t i;
+        pthread_mutex_lock(&r->mu);
+        if (r->rc || r->next >= r->j->n) {
+            pthread_mutex_unlock(&r->mu);
+            return NULL;
+        }
+        i = r->next++;
+        pthread_mutex_unlock(&r->mu);
+        int rc = transfer(&r->j->v[i], &e);
+        if (rc) {
+            pthread_mutex_lock(&r->mu);
+            if (!r->rc) {
+                r->rc = rc;
+                r->err = e;
+            }
+            pthread_mutex_unlock(&r->mu);
+        } else
+            qk_progress_add(r->prog, r->j->v[i].size, 1);
+    }
+}
+
+/* Run every job, LAKE_PARALLEL at a time, with a progress bar; stops at the first failure. */
+static int run_jobs(jobs *j, const char *label, bool quiet, uint64_t *bytes, qk_err *err)
+{
+    pthread_t th[LAKE_PARALLEL];
+    qk_progress prog;
+    runner r = {.j = j, .prog = &prog};
+    uint64_t total = 0;
+    int nth = 0;
+    for (size_t i = 0; i < j->n; i++)
+        total += j->v[i].size;
+    pthread_mutex_init(&r.mu, NULL);
+    qk_progress_init(&prog, label, total, j->n, quiet);
+    for (; nth < LAKE_PARALLEL && (size_t)nth < j->n; nth++)
+        if (pthread_create(&th[nth], NULL, worker, &r) != 0) break;
+    if (nth == 0 && j->n > 0) worker(&r);
+    for (int i = 0; i < nth; i++)
+        pthread_join(th[i], NULL);
+    qk_progress_finish(&prog);
+    if (bytes) *bytes = prog.bytes_done;
+    qk_progress_free(&prog);
+    pthread_mutex_destroy(&r.mu);
+    if (r.rc) *err = r.err;
+    return r.rc;
+}
+
+/* Delete keys (borrowed) in batches of QK_STORE_DELETE_MANY_MAX. */
+static int delete_keys(qk_store *s, const char **keys, size_t n, qk_err *err)
+{
+    for (size_t i = 0; i < n; i += QK_STORE_DELETE_MANY_MAX) {
+        size_t m = n - i < QK_STORE_DELETE_MANY_MAX ? n - i : QK_STORE_DELETE_MANY_MAX;
+        int rc = qk_store_delete_many(s, keys + i, m, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---- ls ---------------------------------------------------------------------------------- */
+
+typedef struct ls_state {
+    const lake_args *a;
+    entries objs;
+} ls_state;
+
+static void print_json_line(const qk_obj_info *o, const char *prefix)
+{
+    qk_buf b;
+    qk_buf_init(&b, 1 << 16);
+    if (prefix) {
+        qk_buf_adds(&b, "{\"prefix\":");
+        qk_buf_add_json_str(&b, prefix, strlen(prefix));
+    } else {
+        qk_buf_adds(&b, "{\"key\":");
+        qk_buf_add_json_str(&b, o->key, strlen(o->key));
+        qk_buf_printf(&b, ",\"size\":%llu,\"mtime_ms\":%lld,\"etag\":", (unsigned long long)o->size,
+                      (long long)o->mtime_ms);
+        qk_buf_add_json_str(&b, o->etag, strlen(o->etag));
+    }
+    qk_buf_adds(&b, "}\n");
+    fputs(qk_buf_cstr(&b), stdout);
+    qk_buf_free(&b);
+}
+
+static int ls_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err)
+{
+    ls_state *st = ud;
+    if (st->a->json) {
+        print_json_line(obj, cp);
+        return 0;
+    }
+    if (cp) {
+        printf("%30s %s\n", "PRE", cp);
+        return 0;
+    }
+    return entries_add(&st->objs, obj, err);
+}
+
+static int run_ls(const lake_args *a, qk_err *err)
+{
+    const char *uri = a->npos ? a->pos[0] : qk_cli_lake(NULL);
+    ls_state st = {.a = a};
+    qk_store *s = NULL;
+    int rc = qk_store_open(uri, &s, err);
+    if (!rc) rc = qk_store_list_all(s, NULL, a->recursive ? NULL : "/", ls_cb, &st, err);
+    for (size_t i = 0; !rc && i < st.objs.n; i++) {
+        const entry *e = &st.objs.v[i];
+        time_t t = (time_t)(e->mtime_ms / 1000);
+        struct tm tm;
+        char ts[32] = "";
+        if (gmtime_r(&t, &tm)) strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+        printf("%s %10llu %s\n", ts, (unsigned long long)e->size, e->key);
+    }
+    entries_free(&st.objs);
+    qk_store_destroy(s);
+    return rc;
+}
+
+/* ---- put --------------------------------------------------------------------------------- */
+
+typedef struct stores {
+    qk_store *v[256];
+    int n;
+} stores;
+
+static void stores_free(stores *s)
+{
+    for (int i = 0; i < s->n; i++)
+        qk_store_destroy(s->v[i]);
+}
+
+static int stores_open(stores *s, const char *uri, qk_store **out, qk_err *err)
+{
+    if (s->n == (int)(sizeof s->v / sizeof s->v[0]))
+        return qk_errf(err, QK_EINVAL, "too many sources (at most 255)");
+    int rc = qk_store_open(uri, out, err);
+    if (!rc) s->v[s->n++] = *out;
+    return rc;
+}
+
+/* One LOCAL argument of put: a directory (every file, keys relative to it) or a file. */
+static int add_local(stores *ss, const char *path, qk_store *dst, jobs *j, qk_err *err)
+{
+    struct stat st;
+    qk_store *src;
+    entries e = {0};
+    char *parent = NULL;
+    const char *name;
+    int rc;
+    if (stat(path, &st) != 0)
+        return qk_errf(err, QK_ENOTFOUND, "no such file or directory: %s", path);
+    if (S_ISDIR(st.st_mode)) {
+        rc = stores_open(ss, path, &src, err);
+        if (!rc) rc = list_keys(src, &e, err);
+        for (size_t i = 0; !rc && i < e.n; i++)
+            rc = jobs_add(j, src, e.v[i].key, dst, e.v[i].key, e.v[i].size, err);
+        entries_free(&e);
+        return rc;
+    }
+    if (!split_last(path, &parent, &name)) return qk_errf(err, QK_EINVAL, "bad path: %s", path);
+    rc = stores_open(ss, parent, &src, err);
+    if (!rc) rc = jobs_add(j, src, name, dst, name, (uint64_t)st.st_size, err);
+    free(parent);
+    return rc;
+}
+
+static int run_put(const lake_args *a, qk_err *err)
+{
+    stores ss = {0};
+    jobs j = {0};
+    qk_store *dst;
+    uint64_t bytes = 0;
+    char h[32];
+    int rc = stores_open(&ss, a->pos[a->npos - 1], &dst, err);
+    for (int i = 0; !rc && i < a->npos - 1; i++)
+        rc = add_local(&ss, a->pos[i], dst, &j, err);
+    if (!rc) rc = run_jobs(&j, "quack lake put", a->quiet, &bytes, err);
+    if (!rc)
+        printf("put %zu object%s (%s) to %s\n", j.n, j.n == 1 ? "" : "s",
+               qk_progress_human(bytes, h, sizeof h), qk_store_uri(dst));
+    jobs_free(&j);
+    stores_free(&ss);
+    return rc;
+}
+
+/* ---- get --------------------------------------------------------------------------------- */
+
+/* SRC names one object: find its parent store and key. QK_ENOTFOUND when it does not exist. */
+static int find_object(stores *ss, const char *uri, qk_store **src, const char **key,
+                       uint64_t *size, qk_err *err)
+{
+    char *parent = NULL;
+    qk_obj_info info;
+    int rc;
+    if (!split_last(uri, &parent, key)) return qk_errf(err, QK_ENOTFOUND, "nothing at %s", uri);
+    rc = stores_open(ss, parent, src, err);
+    free(parent);
+    if (!rc) rc = qk_store_head(*src, *key, &info, err);
+    if (rc == QK_ENOTFOUND) return qk_errf(err, rc, "nothing at %s (no object, no prefix)", uri);
+    if (!rc) *size = info.size;
+    return rc;
+}
+
+static int get_object(stores *ss, const lake_args *a, jobs *j, qk_err *err)
+{
+    const char *src_uri = a->pos[0], *local = a->pos[1], *key, *dname;
+    qk_store *src, *dst;
+    char *parent = NULL;
+    uint64_t size = 0;
+    int rc = find_object(ss, src_uri, &src, &key, &size, err);
+    if (rc) return rc;
+    if (is_dir(local) || qk_str_endswith(local, "/")) {
+        rc = stores_open(ss, local, &dst, err);
+        return rc ? rc : jobs_add(j, src, key, dst, key, size, err);
+    }
+    if (!split_last(local, &parent, &dname)) return qk_errf(err, QK_EINVAL, "bad path: %s", local);
+    rc = stores_open(ss, parent, &dst, err);
+    if (!rc) rc = jobs_add(j, src, key, dst, dname, size, err);
+    free(parent);
+    return rc;
+}
+
+static int run_get(const lake_args *a, qk_err *err)
+{
+    stores ss = {0};
+    jobs j = {0};
+    entries e = {0};
+    qk_store *src = NULL, *dst = NULL;
+    uint64_t bytes = 0;
+    char h[32];
+    struct stat st;
+    int rc = 0;
+    bool file = !is_s3(a->pos[0]) && stat(a->pos[0], &st) == 0 && S_ISREG(st.st_mode);
+    if (!file) rc = stores_open(&ss, a->pos[0], &src, err);
+    if (!rc && !file) rc = list_keys(src, &e, err);
+    if (!rc && e.n > 0) {
+        rc = stores_open(&ss, a->pos[1], &dst, err);
+        for (size_t i = 0; !rc && i < e.n; i++)
+            rc = jobs_add(&j, src, e.v[i].key, dst, e.v[i].key, e.v[i].size, err);
+    } else if (!rc)
+        rc = get_object(&ss, a, &j, err);
+    if (!rc) rc = run_jobs(&j, "quack lake get", a->quiet, &bytes, err);
+    if (!rc)
+        printf("got %zu object%s (%s) into %s\n", j.n, j.n == 1 ? "" : "s",
+               qk_progress_human(bytes, h, sizeof h), a->pos[1]);
+    entries_free(&e);
+    jobs_free(&j);
+    stores_free(&ss);
+    return rc;
+}
+
+/* ---- rm ---------------------------------------------------------------------------------- */
+
+static int rm_prefix(const char *uri, qk_err *err)
+{
+    qk_store *s = NULL;
+    entries e = {0};
+    const char **keys = NULL;
+    int rc = qk_store_open(uri, &s, err);
+    if (!rc) rc = list_keys(s, &e, err);
+    if (!rc && e.n && !(keys = malloc(e.n * sizeof *keys)))
+        rc = qk_errf(err, QK_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < e.n; i++)
+        keys[i] = e.v[i].key;
+    if (!rc) rc = delete_keys(s, keys, e.n, err);
+    if (!rc) printf("deleted %zu object%s under %s\n", e.n, e.n == 1 ? "" : "s", qk_store_uri(s));
+    free(keys);
+    entries_free(&e);
+    qk_store_destroy(s);
+    return rc;
+}
+
+static int rm_object(const char *uri, qk_err *err)
+{
+    stores ss = {0};
+    qk_store *s;
+    const char *key;
+    uint64_t size;
+    int rc = find_object(&ss, uri, &s, &key, &size, err);
+    if (!rc) rc = qk_store_delete(s, key, err);
+    if (!rc) printf("deleted %s\n", uri);
+    stores_free(&ss);
+    return rc;
+}
+
+static int run_rm(const lake_args *a, qk_err *err)
+{
+    int rc = 0;
+    for (int i = 0; !rc && i < a->npos; i++)
+        rc = a->recursive ? rm_prefix(a->pos[i], err) : rm_object(a->pos[i], err);
+    return rc;
+}
+
+/* ---- sync -------------------------------------------------------------------------------- */
+
+/* The comparison rule (docs/lake-cli.md): size always; a local source also when its mtime is
+ * newer than the destination's, to the second (S3's Last-Modified has whole seconds); S3 to S3
+ * also the ETag. S3 to local: size only (a local file's ETag and mtime say nothing about S3). */
+static bool differs(const entry *s, const entry *d, bool src_local, bool dst_local)
+{
+    if (s->size != d->size) return true;
+    if (src_local) return s->mtime_ms / 1000 > d->mtime_ms / 1000;
+    if (!dst_local) return strcmp(s->etag, d->etag) != 0;
+    return false;
+}
+
+typedef struct plan {
+    jobs copy;
+    const char **del;
+    size_t ndel, skipped;
+} plan;
+
+static int make_plan(qk_store *src, qk_store *dst, const entries *se, const entries *de, plan *p,
+                     qk_err *err)
+{
+    size_t i = 0, k = 0;
+    int rc = 0;
+    if (de->n && !(p->del = malloc(de->n * sizeof *p->del)))
+        return qk_errf(err, QK_ENOMEM, "out of memory");
+    while (!rc && (i < se->n || k < de->n)) {
+        int c = i >= se->n ? 1 : k >= de->n ? -1 : strcmp(se->v[i].key, de->v[k].key);
+        if (c > 0) {
+            p->del[p->ndel++] = de->v[k++].key;
+        } else if (c < 0 || differs(&se->v[i], &de->v[k], is_local(src), is_local(dst))) {
+            rc = jobs_add(&p->copy, src, se->v[i].key, dst, se->v[i].key, se->v[i].size, err);
+            i++;
+            if (c == 0) k++;
+        } else {
+            p->skipped++;
+            i++;
+            k++;
+        }
+    }
+    return rc;
+}
+
+static int run_sync(const lake_args *a, qk_err *err)
+{
+    qk_store *src = NULL, *dst = NULL;
+    entries se = {0}, de = {0};
+    plan p = {0};
+    uint64_t bytes = 0;
+    int rc = qk_store_open(a->pos[0], &src, err);
+    if (!rc) rc = qk_store_open(a->pos[1], &dst, err);
+    if (!rc) rc = list_keys(src, &se, err);
+    if (!rc) rc = list_keys(dst, &de, err);
+    if (!rc) rc = make_plan(src, dst, &se, &de, &p, err);
+    if (!a->del) p.ndel = 0;
+    if (!rc && a->dry_run) {
+        for (size_t i = 0; i < p.copy.n; i++) {
+            printf("would copy %s (%llu bytes)\n", p.copy.v[i].skey,
+                   (unsigned long long)p.copy.v[i].size);
+            bytes += p.copy.v[i].size;
+        }
+        for (size_t i = 0; i < p.ndel; i++)
+            printf("would delete %s\n", p.del[i]);
+    } else if (!rc) {
+        rc = run_jobs(&p.copy, "quack lake sync", a->quiet, &bytes, err);
+        if (!rc) rc = delete_keys(dst, p.del, p.ndel, err);
+    }
+    if (!rc)
+        printf("%scopied %zu (%llu bytes), skipped %zu, deleted %zu\n",
+               a->dry_run ? "dry run: " : "", p.copy.n, (unsigned long long)bytes, p.skipped,
+               p.ndel);
+    jobs_free(&p.copy);
+    free(p.del);
+    entries_free(&se);
+    entries_free(&de);
+    qk_store_destroy(dst);
+    qk_store_destroy(src);
+    return rc;
+}
+
+/* ---- arguments --------------------------------------------------------------------------- */
+
+enum { OPT_RECURSIVE = 256, OPT_JSON, OPT_DELETE, OPT_DRY_RUN, OPT_QUIET };
+
+static const char *sub_help(const char *sub)
+{
+    if (strcmp(sub, "ls") == 0) return HELP_LS;
+    if (strcmp(sub, "put") == 0) return HELP_PUT;
+    if (strcmp(sub, "get") == 0) return HELP_GET;
+    if (strcmp(sub, "rm") == 0) return HELP_RM;
+    if (strcmp(sub, "sync") == 0) return HELP_SYNC;
+    return NULL;
+}
+
+/* Which flags each subcommand takes, and how many positional arguments. */
+static int check_args(const lake_args *a)
+{
+    const char *s = a->sub;
+    bool ls = !strcmp(s, "ls"), rm = !strcmp(s, "rm"), sync = !strcmp(s, "sync");
+    if (a->recursive && !ls && !rm)
+        return qk_cli_usage_error("lake", "--recursive is for ls and rm");
+    if (a->json && !ls) return qk_cli_usage_error("lake", "--json is for ls");
+    if ((a->del || a->dry_run) && !sync)
+        return qk_cli_usage_error("lake", "--delete and --dry-run are for sync");
+    if (ls && a->npos > 1) return qk_cli_usage_error("lake", "ls takes at most one URI");
+    if (!strcmp(s, "put") && a->npos < 2)
+        return qk_cli_usage_error("lake", "put needs LOCAL... and a destination");
+    if ((!strcmp(s, "get") || sync) && a->npos != 2)
+        return qk_cli_usage_error("lake", "%s needs exactly two arguments: SRC and DEST", s);
+    if (rm && a->npos < 1) return qk_cli_usage_error("lake", "rm needs at least one URI");
+    return QK_EXIT_OK;
+}
+
+static int parse_args(int argc, char **argv, lake_args *a)
+{
+    static const struct option longopts[] = {
+        {"recursive", no_argument, NULL, OPT_RECURSIVE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"delete", no_argument, NULL, OPT_DELETE},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    if (argc < 2) return qk_cli_usage_error("lake", "missing subcommand (ls, put, get, rm, sync)");
+    a->sub = argv[1];
+    if (!sub_help(a->sub)) return qk_cli_usage_error("lake", "unknown subcommand '%s'", a->sub);
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc - 1, argv + 1, ":r", longopts, NULL)) != -1) {
+        if (opt == '?') return qk_cli_usage_error("lake", "unknown option '%s'", argv[optind]);
+        if (opt == OPT_RECURSIVE || opt == 'r') a->recursive = true;
+        if (opt == OPT_JSON) a->json = true;
+        if (opt == OPT_DELETE) a->del = true;
+        if (opt == OPT_DRY_RUN) a->dry_run = true;
+        if (opt == OPT_QUIET) a->quiet = true;
+    }
+    a->pos = argv + 1 + optind;
+    a->npos = argc - 1 - optind;
+    return check_args(a);
+}
+
+int qk_cmd_lake(int argc, char **argv)
+{
+    lake_args a = {0};
+    qk_err err = {0};
+    int rc;
+    const char *h = argc >= 2 ? sub_help(argv[1]) : NULL;
+    if (qk_cli_wants_help(argc, argv, h ? h : qk_help_lake)) return QK_EXIT_OK;
+    if ((rc = parse_args(argc, argv, &a)) != QK_EXIT_OK) return rc;
+    if (!strcmp(a.sub, "ls"))
+        rc = run_ls(&a, &err);
+    else if (!strcmp(a.sub, "put"))
+        rc = run_put(&a, &err);
+    else if (!strcmp(a.sub, "get"))
+        rc = run_get(&a, &err);
+    else if (!strcmp(a.sub, "rm"))
+        rc = run_rm(&a, &err);
+    else
+        rc = run_sync(&a, &err);
+    if (rc) {
+        fflush(stdout);
+        qk_cli_print_err("lake", &err);
+        return QK_EXIT_QUERY;
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "quack lake: cannot write the output\n");
+        return QK_EXIT_QUERY;
+    }
+    return QK_EXIT_OK;
+}

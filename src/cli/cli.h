@@ -46,6 +46,8 @@ bool qk_cli_wants_help(int argc, char **argv, const char *help);
 /* The lake root: the --lake value if given, else QUACK_LAKE, else "lake". */
 const char *qk_cli_lake(const char *flag_value);
 
+/* Format a byte count for people: 1536 -> "1.5 KiB". Returns out. */
+const char *qk_cli_human_bytes(uint64_t n, char *out, size_t cap);
 /* Print a one-row box (names over values, values right-aligned) like the result tables. */
 void qk_cli_print_box(FILE *f, int n, const char *const *names, const char *const *values);
 

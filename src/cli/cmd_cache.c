@@ -42,23 +42,6 @@ typedef struct cache_args {
     bool json;
 } cache_args;
 
-/* 1536 -> "1.5 KiB" */
-static const char *human(uint64_t n, char *out, size_t cap)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    int u = 0;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, cap, "%llu B", (unsigned long long)n);
-    else
-        snprintf(out, cap, "%.1f %s", v, units[u]);
-    return out;
-}
-
 static const char *utc(int64_t ms, char *out, size_t cap)
 {
     time_t s = (time_t)(ms / 1000);
@@ -90,7 +73,7 @@ static int ls_one(void *ud, const qk_cache_entry *e, qk_err *err)
     if (!st->json) {
         if (st->n == 0)
             printf("%10s  %-19s  %s  %s\n", "SIZE", "LAST USED (UTC)", "ETAG", "OBJECT");
-        printf("%10s  %s  %s  %s/%s\n", human(e->size, sz, sizeof sz),
+        printf("%10s  %s  %s  %s/%s\n", qk_cli_human_bytes(e->size, sz, sizeof sz),
                utc(e->last_used_ms, t, sizeof t), e->etag, e->uri, e->key);
         st->n++;
         return 0;
@@ -152,8 +135,9 @@ static int run_stats(qk_cache *c, const cache_args *a, qk_err *err)
     }
     printf("dir      %s\n", qk_cache_dir(c));
     printf("objects  %llu\n", (unsigned long long)st.objects);
-    printf("bytes    %s (%llu)\n", human(st.bytes, b1, sizeof b1), (unsigned long long)st.bytes);
-    printf("max      %s (%.1f%% used)\n", human(st.max_bytes, b2, sizeof b2),
+    printf("bytes    %s (%llu)\n", qk_cli_human_bytes(st.bytes, b1, sizeof b1),
+           (unsigned long long)st.bytes);
+    printf("max      %s (%.1f%% used)\n", qk_cli_human_bytes(st.max_bytes, b2, sizeof b2),
            st.max_bytes ? 100.0 * (double)st.bytes / (double)st.max_bytes : 0.0);
     return 0;
 }
@@ -177,7 +161,7 @@ static int run_clear(qk_cache *c, const cache_args *a, qk_err *err)
         return rc ? qk_errf(err, rc, "cannot build the result") : 0;
     }
     printf("removed %llu object%s (%s) from %s\n", (unsigned long long)n, n == 1 ? "" : "s",
-           human(bytes, h, sizeof h), qk_cache_dir(c));
+           qk_cli_human_bytes(bytes, h, sizeof h), qk_cache_dir(c));
     return 0;
 }
 

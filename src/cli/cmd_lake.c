@@ -428,7 +428,7 @@ static int run_put(const lake_args *a, qk_err *err)
     if (!rc) rc = run_jobs(&j, "quack lake put", a->quiet, &bytes, err);
     if (!rc)
         printf("put %zu object%s (%s) to %s\n", j.n, j.n == 1 ? "" : "s",
-               qk_progress_human(bytes, h, sizeof h), qk_store_uri(dst));
+               qk_cli_human_bytes(bytes, h, sizeof h), qk_store_uri(dst));
     jobs_free(&j);
     stores_free(&ss);
     return rc;
@@ -493,7 +493,7 @@ static int run_get(const lake_args *a, qk_err *err)
     if (!rc) rc = run_jobs(&j, "quack lake get", a->quiet, &bytes, err);
     if (!rc)
         printf("got %zu object%s (%s) into %s\n", j.n, j.n == 1 ? "" : "s",
-               qk_progress_human(bytes, h, sizeof h), a->pos[1]);
+               qk_cli_human_bytes(bytes, h, sizeof h), a->pos[1]);
     entries_free(&e);
     jobs_free(&j);
     stores_free(&ss);

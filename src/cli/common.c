@@ -4,6 +4,7 @@
  * default (--lake, then QUACK_LAKE, then ./lake).
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,4 +42,21 @@ const char *qk_cli_lake(const char *flag_value)
 {
     if (flag_value && *flag_value) return flag_value;
     return qk_env_str("QUACK_LAKE", "lake");
+}
+
+/* 1536 -> "1.5 KiB" (binary units; plain bytes below 1 KiB). */
+const char *qk_cli_human_bytes(uint64_t n, char *out, size_t cap)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, cap, "%llu B", (unsigned long long)n);
+    else
+        snprintf(out, cap, "%.1f %s", v, units[u]);
+    return out;
 }

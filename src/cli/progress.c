@@ -10,28 +10,13 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "core/core.h"
 
 static void draw(qk_progress *p, int64_t now);
 
 #define REDRAW_MS 100
 #define BAR_WIDTH 20
-
-const char *qk_progress_human(uint64_t n, char *out, size_t cap)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    int u = 0;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, cap, "%llu B", (unsigned long long)n);
-    else
-        snprintf(out, cap, "%.1f %s", v, units[u]);
-    return out;
-}
 
 void qk_progress_init(qk_progress *p, const char *label, uint64_t bytes_total, uint64_t files_total,
                       bool quiet)
@@ -62,9 +47,9 @@ static void draw(qk_progress *p, int64_t now)
         bar[i] = i < fill ? '#' : '-';
     bar[BAR_WIDTH] = '\0';
     fprintf(stderr, "\r%s  [%s] %3d%%  %s / %s  %s/s", p->label, bar, (int)(frac * 100),
-            qk_progress_human(p->bytes_done, done, sizeof done),
-            qk_progress_human(p->bytes_total, total, sizeof total),
-            qk_progress_human((uint64_t)bps, rate, sizeof rate));
+            qk_cli_human_bytes(p->bytes_done, done, sizeof done),
+            qk_cli_human_bytes(p->bytes_total, total, sizeof total),
+            qk_cli_human_bytes((uint64_t)bps, rate, sizeof rate));
     if (bps > 0 && p->bytes_done < p->bytes_total)
         fprintf(stderr, "  ETA %.0fs", (double)(p->bytes_total - p->bytes_done) / bps);
     fprintf(stderr, "  %llu/%llu files\x1b[K", (unsigned long long)p->files_done,
@@ -96,9 +81,9 @@ void qk_progress_finish(qk_progress *p)
     if (!p->quiet)
         fprintf(stderr, "%s: %llu file%s, %s in %.1f s (%s/s)\n", p->label,
                 (unsigned long long)p->files_done, p->files_done == 1 ? "" : "s",
-                qk_progress_human(p->bytes_done, done, sizeof done), secs,
-                qk_progress_human(secs > 0 ? (uint64_t)((double)p->bytes_done / secs) : 0, rate,
-                                  sizeof rate));
+                qk_cli_human_bytes(p->bytes_done, done, sizeof done), secs,
+                qk_cli_human_bytes(secs > 0 ? (uint64_t)((double)p->bytes_done / secs) : 0, rate,
+                                   sizeof rate));
     p->drawn = false;
     pthread_mutex_unlock(&p->mu);
 }

@@ -30,7 +30,5 @@ void qk_progress_add(qk_progress *p, uint64_t bytes, uint64_t files);
 /* Clear the bar and print "LABEL: N files, X in T s (R/s)" on stderr (unless quiet). */
 void qk_progress_finish(qk_progress *p);
 void qk_progress_free(qk_progress *p);
-/* 1536 -> "1.5 KiB" into out. */
-const char *qk_progress_human(uint64_t n, char *out, size_t cap);
 
 #endif

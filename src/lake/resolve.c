@@ -19,6 +19,7 @@
  *    AST back to SQL; a failure there is an error, never a different query.
  */
 #include "lake/resolve.h"
+#include "lake/lake_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +63,9 @@ typedef struct resolve_state {
     size_t nstores;
     fetch_job *jobs;
     size_t njobs, capjobs;
+    duckdb_connection con; /* for the AST and the pruning probe */
+    json_t *ast;
+    const char *mark;
     /* fetch workers */
     pthread_mutex_t mu;
     size_t next;
@@ -246,8 +250,8 @@ static int replace_visit(resolve_state *rs, json_t *str, qk_err *err)
 /* ---- DuckDB: serialize and deserialize ------------------------------------------------------ */
 
 /* Run `sql` with one VARCHAR parameter and return the single VARCHAR result (caller frees). */
-static int scalar_string(duckdb_connection con, const char *sql, const char *arg, char **out,
-                         qk_err *err)
+int qk_lake_scalar(duckdb_connection con, const char *sql, const char *arg, char **out,
+                   qk_err *err)
 {
     duckdb_prepared_statement st = NULL;
     duckdb_result res;
@@ -362,6 +366,42 @@ static int parse_ast(const char *text, json_t **out, qk_err *err)
     }
     *out = j;
     return 0;
+}
+
+int qk_lake_parse(duckdb_connection con, const char *sql, const char *mark, json_t **out,
+                  qk_err *err)
+{
+    char *ast = NULL;
+    qk_buf buf;
+    int rc;
+    *out = NULL;
+    qk_buf_init(&buf, AST_MAX);
+    if ((rc = qk_lake_scalar(con, "SELECT json_serialize_sql(?::VARCHAR)", sql, &ast, err)))
+        goto out;
+    if ((rc = protect_big_ints(ast, mark, &buf))) {
+        rc = qk_errf(err, rc, "AST of the query too large");
+        goto out;
+    }
+    rc = parse_ast(qk_buf_cstr(&buf), out, err);
+out:
+    free(ast);
+    qk_buf_free(&buf);
+    return rc;
+}
+
+int qk_lake_render(duckdb_connection con, json_t *ast, const char *mark, char **out, qk_err *err)
+{
+    char *text = json_dumps(ast, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    qk_buf buf;
+    int rc;
+    *out = NULL;
+    if (!text) return qk_errf(err, QK_ENOMEM, "out of memory");
+    qk_buf_init(&buf, AST_MAX);
+    if ((rc = restore_big_ints(text, mark, &buf))) rc = qk_errf(err, rc, "AST of the query too large");
+    else rc = qk_lake_scalar(con, "SELECT json_deserialize_sql(?::JSON)", qk_buf_cstr(&buf), out, err);
+    qk_buf_free(&buf);
+    free(text);
+    return rc;
 }
 
 /* ---- listing and fetching ----------------------------------------------------------------- */
@@ -552,6 +592,11 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
+void qk_lake_rmtree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static int make_view(qk_lake_ctx *c, qk_err *err)
 {
     char id[37];
@@ -583,7 +628,7 @@ void qk_lake_ctx_init(qk_lake_ctx *ctx, qk_engine *engine)
 void qk_lake_ctx_free(qk_lake_ctx *ctx)
 {
     if (!ctx) return;
-    if (ctx->view_dir) nftw(ctx->view_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (ctx->view_dir) qk_lake_rmtree(ctx->view_dir);
     free(ctx->view_dir);
     ctx->view_dir = NULL;
     if (ctx->own_cache) qk_cache_close(ctx->cache);
@@ -610,13 +655,42 @@ static void state_free(resolve_state *rs)
     pthread_mutex_destroy(&rs->mu);
 }
 
-/* Steps 4-5: expand, fetch and name the view path of every reference. */
+/* Drop the jobs [from, rs->njobs) of glob r whose hive partitions fail the WHERE (prune.c). */
+static int prune_ref(resolve_state *rs, const uri_ref *r, size_t from, qk_err *err)
+{
+    size_t n = rs->njobs - from, w = from;
+    char **keys = calloc(n ? n : 1, sizeof *keys), *probe = NULL;
+    bool *keep = calloc(n ? n : 1, sizeof *keep);
+    if (!keys || !keep || asprintf(&probe, "%s/_probe", rs->ctx->view_dir) < 0) {
+        free(keys);
+        free(keep);
+        return qk_errf(err, QK_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = rs->jobs[from + i].key;
+    qk_lake_prune(rs->con, rs->ast, rs->mark, r->uri, r->key, probe, keys, n, keep);
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i]) rs->jobs[w++] = rs->jobs[from + i];
+        else free(rs->jobs[from + i].key), rs->ctx->pruned++;
+    }
+    rs->njobs = w;
+    free(probe);
+    free(keys);
+    free(keep);
+    return 0;
+}
+
+/* Steps 4-5: expand, prune, fetch and name the view path of every reference. */
 static int materialize(resolve_state *rs, qk_err *err)
 {
     int rc;
-    for (size_t i = 0; i < rs->nrefs; i++)
-        if ((rc = expand_ref(rs, &rs->refs[i], err))) return rc;
     if ((rc = open_cache(rs->ctx, err)) || (rc = make_view(rs->ctx, err))) return rc;
+    for (size_t i = 0; i < rs->nrefs; i++) {
+        size_t from = rs->njobs;
+        if ((rc = expand_ref(rs, &rs->refs[i], err))) return rc;
+        if (qk_lake_has_glob(rs->refs[i].key) && (rc = prune_ref(rs, &rs->refs[i], from, err)))
+            return rc;
+    }
     if ((rc = fetch_all(rs, err))) return rc;
     for (size_t i = 0; i < rs->nrefs; i++) {
         uri_ref *r = &rs->refs[i];
@@ -633,13 +707,11 @@ int qk_lake_resolve(qk_lake_ctx *ctx, const char *sql, char **sql_out, qk_err *e
 {
     resolve_state rs;
     duckdb_connection con = NULL;
-    char *ast = NULL, *text = NULL, mark[48];
+    char mark[48];
     json_t *j = NULL;
-    qk_buf buf;
     int rc;
     *sql_out = NULL;
     if (!strstr(sql, "s3://")) return (*sql_out = strdup(sql)) ? 0 : qk_errf(err, QK_ENOMEM, "oom");
-    qk_buf_init(&buf, AST_MAX);
     memset(&rs, 0, sizeof rs);
     rs.ctx = ctx;
     pthread_mutex_init(&rs.mu, NULL);
@@ -647,12 +719,12 @@ int qk_lake_resolve(qk_lake_ctx *ctx, const char *sql, char **sql_out, qk_err *e
         rc = qk_errf(err, QK_EINTERNAL, "cannot open a DuckDB connection");
         goto out;
     }
-    if ((rc = scalar_string(con, "SELECT json_serialize_sql(?::VARCHAR)", sql, &ast, err))) goto out;
     qk_uuid4(mark);
     memcpy(mark + 36, ":big:", 6);
-    if ((rc = protect_big_ints(ast, mark, &buf))) goto oom;
-    if ((rc = parse_ast(qk_buf_cstr(&buf), &j, err))) goto out;
-    qk_buf_truncate(&buf, 0);
+    if ((rc = qk_lake_parse(con, sql, mark, &j, err))) goto out;
+    rs.con = con;
+    rs.ast = j;
+    rs.mark = mark;
     if ((rc = walk(&rs, j, false, collect_visit, err))) goto out;
     if (rs.nrefs == 0) {
         *sql_out = qk_xstrdup(sql); /* "s3://" only in other strings: nothing to do */
@@ -660,21 +732,9 @@ int qk_lake_resolve(qk_lake_ctx *ctx, const char *sql, char **sql_out, qk_err *e
     }
     if ((rc = materialize(&rs, err))) goto out;
     if ((rc = walk(&rs, j, false, replace_visit, err))) goto out;
-    if (!(text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)))) {
-        rc = qk_errf(err, QK_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = restore_big_ints(text, mark, &buf))) goto oom;
-    if ((rc = scalar_string(con, "SELECT json_deserialize_sql(?::JSON)", qk_buf_cstr(&buf), sql_out,
-                            err)))
+    if ((rc = qk_lake_render(con, j, mark, sql_out, err)))
         qk_err_prefix(err, "cannot render the query with local paths");
-    goto out;
-oom:
-    rc = qk_errf(err, rc, "AST of the query too large");
 out:
-    qk_buf_free(&buf);
-    free(text);
-    free(ast);
     json_decref(j);
     if (con) duckdb_disconnect(&con);
     state_free(&rs);

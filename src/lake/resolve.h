@@ -35,7 +35,8 @@ typedef struct qk_lake_ctx {
     /* set by qk_lake_resolve */
     char *view_dir;                    /* the per-query view dir, or NULL */
     bool own_cache;
-    size_t objects;                    /* objects placed in the view */
+    size_t objects;                    /* objects placed in the view (fetched) */
+    size_t pruned;                     /* objects skipped by hive partition pruning */
 } qk_lake_ctx;
 
 /* Zero ctx and set its engine. */

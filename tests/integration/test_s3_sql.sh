@@ -15,12 +15,15 @@ QUACK_BIN=${QUACK_BIN:-$QUACK_BUILD/quack}
 RGW="$QUACK_SRC/tests/s3/rgw.sh"
 . "$QUACK_SRC/tests/s3/up.sh"
 C="$QUACK_BUILD/s3check"
+FP="$QUACK_BUILD/faultproxy"
 
 QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-s3sql-XXXXXX")
 QK_BODY=$QK_TMP/body
 STATE=$QK_TMP/rgw
 SRV_PID=""
+FP_PID=""
 cleanup() {
+  [ -n "$FP_PID" ] && kill "$FP_PID" 2>/dev/null && wait "$FP_PID" 2>/dev/null
   [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
   bash "$RGW" stop "$STATE" --purge >/dev/null 2>&1
   rm -rf "$QK_TMP"
@@ -28,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for b in "$C" "$QUACK_BIN"; do
+for b in "$C" "$QUACK_BIN" "$FP"; do
   [ -x "$b" ] || { echo "missing $b (build first)" >&2; exit 1; }
 done
 
@@ -87,6 +90,31 @@ same "read_csv on a CSV object" \
   "SELECT zone, sum(fare) AS s FROM read_csv('@ROOT@/fares.csv', header=true) GROUP BY zone ORDER BY zone"
 same "join of two s3 paths" \
   "SELECT count(*) AS n FROM '@ROOT@/dataset/taxi_2019_04.parquet' a JOIN read_parquet('@ROOT@/partitioned/*/*.parquet') b USING (pickup_at, dropoff_at, total_amount)"
+
+# ---- hive partition pruning, counted at the wire: the seed's 10-day filter on the 30-day
+# dataset, through faultproxy (no faults) with a cold cache, must GET exactly 10 objects; the
+# same query again (warm cache) must GET none.
+PRUNE_SQL="SELECT date, count(*) AS n, round(sum(fare_amount), 2) AS fares FROM read_parquet('@ROOT@/partitioned/*/*.parquet', hive_partitioning=true) WHERE date >= '2019-04-01' AND date <= '2019-04-10' GROUP BY date ORDER BY date"
+UP=${AWS_ENDPOINT_URL#http://}
+"$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp.port" \
+  --stats-file "$QK_TMP/fp.stats" 2>"$QK_TMP/fp.log" &
+FP_PID=$!
+for _ in $(seq 100); do [ -s "$QK_TMP/fp.port" ] && break; sleep 0.1; done
+fp_count() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$QK_TMP/fp.stats"; }
+if [ -s "$QK_TMP/fp.port" ]; then
+  saved_ep=$AWS_ENDPOINT_URL saved_xdg=$XDG_CACHE_HOME
+  export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$QK_TMP/fp.port") XDG_CACHE_HOME=$QK_TMP/xdg-prune
+  same "pruned 10-day query through the proxy (cold cache)" "$PRUNE_SQL"
+  g1=$(fp_count get) l1=$(fp_count list)
+  qk_eq "cold cache: exactly 10 object GETs (LISTs: $l1)" "$g1" 10
+  same "pruned 10-day query again (warm cache)" "$PRUNE_SQL"
+  g2=$(fp_count get)
+  qk_eq "warm cache: zero object GETs" "$((g2 - g1))" 0
+  export AWS_ENDPOINT_URL=$saved_ep XDG_CACHE_HOME=$saved_xdg
+else
+  qk_not_ok "faultproxy starts" "$(head -c 300 "$QK_TMP/fp.log")"
+fi
+kill "$FP_PID" 2>/dev/null; wait "$FP_PID" 2>/dev/null; FP_PID=""
 
 # ---- errors
 "$QUACK_BIN" query --lake "$L" -F csv "SELECT count(*) FROM read_parquet('s3://$B/dataset/missing.parquet')" \

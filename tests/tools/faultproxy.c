@@ -55,6 +55,7 @@ typedef struct faults {
 
 typedef struct stats {
     uint64_t connections, requests, resets, delays, http503, truncations;
+    uint64_t get, head, list, put, other; /* requests by kind (list: GET ?list-type=) */
 } stats;
 
 /* Shared by all threads; mu guards every field below it. */
@@ -212,15 +213,18 @@ static int header_has(const char *head, size_t len, const char *name, const char
 /* Rewrite the stats file (tmp + rename). Caller holds p->mu. */
 static void stats_write(proxy *p)
 {
-    char tmp[4096], js[512];
+    char tmp[4096], js[768];
     if (!p->stats_file) return;
     int n = snprintf(js, sizeof js,
                      "{\"connections\":%llu,\"active\":%d,\"requests\":%llu,\"resets\":%llu,"
-                     "\"delays\":%llu,\"http503\":%llu,\"truncations\":%llu}\n",
+                     "\"delays\":%llu,\"http503\":%llu,\"truncations\":%llu,\"get\":%llu,"
+                     "\"head\":%llu,\"list\":%llu,\"put\":%llu,\"other\":%llu}\n",
                      (unsigned long long)p->st.connections, p->active,
                      (unsigned long long)p->st.requests, (unsigned long long)p->st.resets,
                      (unsigned long long)p->st.delays, (unsigned long long)p->st.http503,
-                     (unsigned long long)p->st.truncations);
+                     (unsigned long long)p->st.truncations, (unsigned long long)p->st.get,
+                     (unsigned long long)p->st.head, (unsigned long long)p->st.list,
+                     (unsigned long long)p->st.put, (unsigned long long)p->st.other);
     if (snprintf(tmp, sizeof tmp, "%s.tmp", p->stats_file) >= (int)sizeof tmp) return;
     FILE *f = fopen(tmp, "w");
     if (!f) return;
@@ -315,8 +319,30 @@ static void control_reload(proxy *p)
     fprintf(stderr, "faultproxy: control file %s loaded\n", p->control_file);
 }
 
+/* Count request head q (its request line) by kind: GET, HEAD, list (GET with list-type= in
+ * the query string), PUT, other. Caller holds p->mu. */
+static void count_kind(proxy *p, const char *q, size_t qlen)
+{
+    const char *eol = memchr(q, '\n', qlen);
+    size_t ll = eol ? (size_t)(eol - q) : qlen;
+    if (ll >= 4 && !memcmp(q, "GET ", 4)) {
+        const char *qs = memchr(q, '?', ll);
+        bool list = false;
+        for (const char *t = qs; t && t + 10 <= q + ll && !list; t++)
+            list = !memcmp(t, "list-type=", 10);
+        if (list) p->st.list++;
+        else p->st.get++;
+    } else if (ll >= 5 && !memcmp(q, "HEAD ", 5)) {
+        p->st.head++;
+    } else if (ll >= 4 && !memcmp(q, "PUT ", 4)) {
+        p->st.put++;
+    } else {
+        p->st.other++;
+    }
+}
+
 /* Count a request and draw its faults. */
-static plan decide(proxy *p)
+static plan decide(proxy *p, const char *q, size_t qlen)
 {
     plan pl = {0};
     pthread_mutex_lock(&p->mu);
@@ -325,6 +351,7 @@ static plan decide(proxy *p)
     int eligible = f.first_n < 0 || p->epoch_requests < f.first_n;
     p->epoch_requests++;
     pl.req = ++p->st.requests;
+    count_kind(p, q, qlen);
     stats_write(p);
     pthread_mutex_unlock(&p->mu);
     uint64_t s = p->seed ^ (pl.req * 0xD1B54A32D192ED03ULL);
@@ -405,7 +432,7 @@ static int request_start(conn *c)
         return 0;
     }
     c->nreq++;
-    c->pl = decide(c->p);
+    c->pl = decide(c->p, c->qbuf, c->qlen);
     c->head_req = c->qlen >= 5 && memcmp(c->qbuf, "HEAD ", 5) == 0;
     c->resp_fwd = c->rlen = 0;
     c->rpass = c->limit_set = 0;

@@ -53,7 +53,7 @@ static int setup(void **state)
     }
     {
         const char *dirs[] = {"buckets/b1/data", "buckets/b2", "buckets/b1/part/d=1",
-                              "buckets/b1/part/d=2", "buckets/b1/part/d=3"};
+                              "buckets/b1/part/d=2", "buckets/b1/part/d=3", "buckets/b3"};
         for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
             char p[512];
             snprintf(p, sizeof p, "%s/%s", lake, dirs[i]);
@@ -75,6 +75,10 @@ static int setup(void **state)
                  "'%s/buckets/b1/part/d=%d/data_0.parquet';",
                  d * 10, lake, d);
     }
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
+             "COPY (SELECT DATE '2019-04-01' + (range %% 30)::INTEGER AS date, range AS v "
+             "FROM range(300)) TO '%s/buckets/b3/days' (FORMAT parquet, PARTITION_BY (date));",
+             lake);
     if (qk_engine_exec(eng, sql, &err) != 0) {
         fprintf(stderr, "fixtures: %s\n", err.msg);
         return -1;
@@ -272,6 +276,91 @@ static void test_view_dir_mirrors_keys_and_is_removed(void **state)
     free(out);
 }
 
+/* Run q (a query returning one BIGINT) with @ROOT@ as s3://b3 through the resolver and as the
+ * local folder directly; assert equal results and that `fetched` objects were downloaded. */
+static void same_with_fetches(const char *q, size_t fetched)
+{
+    char s3[2048], loc[2048], root[512];
+    const char *at = strstr(q, "@ROOT@");
+    qk_lake_ctx c;
+    qk_query_opts o = {10, 0, NULL, NULL};
+    qk_result *r = NULL;
+    char *local = NULL;
+    qk_err err = {0};
+    int64_t a = -1, b = -2;
+    duckdb_data_chunk ch;
+    assert_non_null(at);
+    snprintf(root, sizeof root, "%s/lake/buckets/b3", dir);
+    snprintf(s3, sizeof s3, "%.*ss3://b3%s", (int)(at - q), q, at + 6);
+    snprintf(loc, sizeof loc, "%.*s%s%s", (int)(at - q), q, root, at + 6);
+    ctx_init(&c);
+    if (qk_lake_resolve(&c, s3, &local, &err) || qk_engine_query(eng, local, &o, &r, &err))
+        fail_msg("%s: %s", s3, err.msg);
+    ch = qk_result_next_chunk(r);
+    a = ((int64_t *)duckdb_vector_get_data(duckdb_data_chunk_get_vector(ch, 0)))[0];
+    duckdb_destroy_data_chunk(&ch);
+    qk_result_destroy(r);
+    if (c.objects != fetched) fail_msg("%s: fetched %zu, want %zu", s3, c.objects, fetched);
+    assert_int_equal(c.objects + c.pruned, 30);
+    free(local);
+    qk_lake_ctx_free(&c);
+    if (qk_engine_query(eng, loc, &o, &r, &err)) fail_msg("%s: %s", loc, err.msg);
+    ch = qk_result_next_chunk(r);
+    b = ((int64_t *)duckdb_vector_get_data(duckdb_data_chunk_get_vector(ch, 0)))[0];
+    duckdb_destroy_data_chunk(&ch);
+    qk_result_destroy(r);
+    assert_int_equal(a, b);
+}
+
+#define DAYS "read_parquet('@ROOT@/days/*/*.parquet', hive_partitioning=true)"
+#define SUMS "SELECT (count(*) * 1000000 + coalesce(sum(v), 0))::BIGINT FROM " DAYS
+
+static void test_prune_range_on_partition_column_fetches_ten_days(void **state)
+{
+    (void)state;
+    same_with_fetches(SUMS " WHERE date >= '2019-04-01' AND date <= '2019-04-10'", 10);
+}
+
+static void test_prune_between_and_in(void **state)
+{
+    (void)state;
+    same_with_fetches(SUMS " WHERE date BETWEEN '2019-04-03' AND '2019-04-05'", 3);
+    same_with_fetches(SUMS " WHERE date IN ('2019-04-02', '2019-04-20') AND v > 10", 2);
+    same_with_fetches(SUMS " WHERE NOT (date < DATE '2019-04-29') AND v % 2 = 0", 2);
+}
+
+static void test_prune_skips_conjuncts_with_data_columns(void **state)
+{
+    (void)state;
+    same_with_fetches(SUMS " WHERE date = '2019-04-07' OR v = 3", 30);
+    same_with_fetches(SUMS " WHERE CASE WHEN v > 5 THEN date ELSE DATE '2019-04-01' END = "
+                           "'2019-04-01'",
+                      30);
+    same_with_fetches(SUMS, 30);
+}
+
+static void test_prune_needs_explicit_hive_partitioning_and_a_plain_from(void **state)
+{
+    (void)state;
+    same_with_fetches("SELECT count(*)::BIGINT FROM read_parquet('@ROOT@/days/*/*.parquet') "
+                      "WHERE date = '2019-04-02'",
+                      30);
+    same_with_fetches("SELECT count(*)::BIGINT FROM " DAYS " a JOIN (SELECT 1 AS v) b USING (v) "
+                      "WHERE date = '2019-04-02'",
+                      30);
+    same_with_fetches(SUMS " WHERE date > (SELECT DATE '2019-04-01')", 30);
+    same_with_fetches(SUMS " WHERE date < current_date - 10000", 30);
+}
+
+static void test_prune_to_nothing_keeps_one_file_and_returns_no_rows(void **state)
+{
+    (void)state;
+    same_with_fetches(SUMS " WHERE date > '2020-01-01'", 1);
+    same_with_fetches("SELECT count(DISTINCT typeof(date))::BIGINT FROM " DAYS
+                      " WHERE date = '2019-04-09'",
+                      1);
+}
+
 static void test_glob_match_follows_duckdb_rules(void **state)
 {
     (void)state;
@@ -301,6 +390,11 @@ int main(void)
         cmocka_unit_test(test_dot_dot_in_a_key_is_refused),
         cmocka_unit_test(test_parse_error_is_reported),
         cmocka_unit_test(test_view_dir_mirrors_keys_and_is_removed),
+        cmocka_unit_test(test_prune_range_on_partition_column_fetches_ten_days),
+        cmocka_unit_test(test_prune_between_and_in),
+        cmocka_unit_test(test_prune_skips_conjuncts_with_data_columns),
+        cmocka_unit_test(test_prune_needs_explicit_hive_partitioning_and_a_plain_from),
+        cmocka_unit_test(test_prune_to_nothing_keeps_one_file_and_returns_no_rows),
         cmocka_unit_test(test_glob_match_follows_duckdb_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lake_int.h: what resolve.c and prune.c share (private to src/lake; resolve.h is the module's
+ * interface). The AST helpers keep 19+-digit integers as marked strings while jansson holds the
+ * JSON (see resolve.c), so every AST piece passed between them carries the same mark.
+ */
+#ifndef QK_LAKE_INT_H
+#define QK_LAKE_INT_H
+
+#include <jansson.h>
+
+#include "lake/resolve.h"
+
+/* Run sql with one VARCHAR parameter; *out (caller frees) is the single VARCHAR result. */
+int qk_lake_scalar(duckdb_connection con, const char *sql, const char *arg, char **out,
+                   qk_err *err);
+/* json_serialize_sql(sql) parsed with jansson, big integers marked with mark. *out: caller
+ * decrefs. Errors: QK_EPARSE (DuckDB's message), QK_EUNSUPPORTED (not one SELECT). */
+int qk_lake_parse(duckdb_connection con, const char *sql, const char *mark, json_t **out,
+                  qk_err *err);
+/* json_deserialize_sql of ast (big integers restored). *out: caller frees. */
+int qk_lake_render(duckdb_connection con, json_t *ast, const char *mark, char **out, qk_err *err);
+/* Remove a directory tree (errors ignored). */
+void qk_lake_rmtree(const char *path);
+
+/*
+ * Hive partition pruning (prune.c). keys[0..n) are the objects the glob uri matched (keys
+ * relative to its bucket, pattern = the glob's key). Sets keep[i] for the objects whose
+ * partition values can satisfy the WHERE conjuncts of ast that only use partition columns; when
+ * it prunes anything it also pins the partition types in ast (hive_types) so DuckDB infers the
+ * same types from fewer files. Any doubt or failure keeps everything. Returns the count kept.
+ */
+size_t qk_lake_prune(duckdb_connection con, json_t *ast, const char *mark, const char *uri,
+                     const char *pattern, const char *probe_dir, char *const *keys, size_t n,
+                     bool *keep);
+
+#endif

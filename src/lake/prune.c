@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prune.c: hive partition pruning before download (lake_int.h; docs/internals/lake-resolve.md).
+ *
+ * Only for the simplest shape, where it is provably right: one SELECT (no CTE) whose FROM is
+ * exactly one multi-file table function (read_parquet, parquet_scan, read_csv, read_csv_auto)
+ * on this glob, with hive_partitioning set to true, no union_by_name / hive_types /
+ * hive_types_autocast, the glob written once in the query, and a WHERE. Its top-level AND
+ * conjuncts that use only partition columns (the `name=value` folders of the keys), constants,
+ * comparisons, casts and deterministic functions are evaluated by DuckDB itself: one tiny
+ * placeholder CSV per key at <probe>/<key>, then
+ *   SELECT filename FROM read_csv('<probe>/<glob>', hive_partitioning=true, ...) WHERE <kept>
+ * so the partition values and their types (DATE, BIGINT, VARCHAR ...) come from the same
+ * multi-file reader code the query will use. All rows of a file share its partition values and
+ * WHERE drops FALSE and NULL rows alike, so a file whose values fail a conjunct adds nothing.
+ * Fewer files could change the types DuckDB infers, so the query gets hive_types pinned to the
+ * types of the full set. Any failure: keep every file.
+ */
+#include "lake/lake_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_PARTS 32 /* partition columns we handle */
+
+typedef struct part_cols {
+    char *name[MAX_PARTS];
+    size_t n;
+} part_cols;
+
+static const char *jstr(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* How many JSON strings in j equal s. */
+static size_t count_string(json_t *j, const char *s)
+{
+    const char *k;
+    json_t *v;
+    size_t i, n = 0;
+    if (json_is_string(j)) return !strcmp(json_string_value(j), s);
+    if (json_is_object(j)) json_object_foreach(j, k, v) n += count_string(v, s);
+    if (json_is_array(j)) json_array_foreach(j, i, v) n += count_string(v, s);
+    return n;
+}
+
+/* A named parameter `name = <const>` of a table function call: its name, else NULL. */
+static const char *param_name(json_t *c)
+{
+    json_t *l = json_object_get(c, "left"), *names = json_object_get(l, "column_names");
+    if (strcmp(jstr(c, "class"), "COMPARISON") || strcmp(jstr(c, "type"), "COMPARE_EQUAL") ||
+        strcmp(jstr(l, "class"), "COLUMN_REF") || json_array_size(names) != 1)
+        return NULL;
+    return json_string_value(json_array_get(names, 0));
+}
+
+/* A constant that is true: 1, true, or the parser's CAST('t' AS BOOLEAN). */
+static bool const_true(json_t *c)
+{
+    json_t *v = json_object_get(c, "value"), *x = json_object_get(v, "value");
+    if (!strcmp(jstr(c, "class"), "CAST") &&
+        !strcmp(jstr(json_object_get(c, "cast_type"), "id"), "BOOLEAN")) {
+        json_t *cv = json_object_get(json_object_get(c, "child"), "value");
+        const char *t = jstr(cv, "value");
+        return !json_is_true(json_object_get(cv, "is_null")) &&
+               (!strcasecmp(t, "t") || !strcasecmp(t, "true"));
+    }
+    if (strcmp(jstr(c, "class"), "CONSTANT") || json_is_true(json_object_get(v, "is_null")))
+        return false;
+    return json_is_true(x) || (json_is_integer(x) && json_integer_value(x) != 0);
+}
+
+/* The table function node when the statement has the shape pruning needs, else NULL. */
+static json_t *find_target(json_t *ast, const char *uri, json_t **where)
+{
+    json_t *node = json_object_get(json_array_get(json_object_get(ast, "statements"), 0), "node");
+    json_t *from = json_object_get(node, "from_table"), *fn = json_object_get(from, "function");
+    json_t *ch = json_object_get(fn, "children"), *c0 = json_array_get(ch, 0), *c;
+    const char *f = jstr(fn, "function_name");
+    bool hive = false;
+    size_t i;
+    *where = json_object_get(node, "where_clause");
+    if (strcmp(jstr(node, "type"), "SELECT_NODE") || strcmp(jstr(from, "type"), "TABLE_FUNCTION") ||
+        json_array_size(json_object_get(json_object_get(node, "cte_map"), "map")) != 0 ||
+        !json_is_object(*where) || count_string(ast, uri) != 1)
+        return NULL;
+    if (strcmp(f, "read_parquet") && strcmp(f, "parquet_scan") && strcmp(f, "read_csv") &&
+        strcmp(f, "read_csv_auto"))
+        return NULL;
+    if (strcmp(jstr(c0, "class"), "CONSTANT") ||
+        strcmp(jstr(json_object_get(json_object_get(c0, "value"), "type"), "id"), "VARCHAR") ||
+        strcmp(jstr(json_object_get(c0, "value"), "value"), uri))
+        return NULL;
+    json_array_foreach(ch, i, c) {
+        const char *p = i ? param_name(c) : "";
+        if (!p) return NULL;
+        if (!strcasecmp(p, "hive_partitioning")) hive = const_true(json_object_get(c, "right"));
+        if (!strcasecmp(p, "union_by_name") || !strcasecmp(p, "hive_types") ||
+            !strcasecmp(p, "hive_types_autocast"))
+            return NULL;
+    }
+    return hive ? fn : NULL;
+}
+
+/* Partition column names from the folders of key ("a=1/b=x/f.parquet" -> a, b). */
+static bool parse_parts(const char *key, part_cols *pc)
+{
+    const char *s = key, *e, *eq;
+    while ((e = strchr(s, '/')) != NULL) {
+        eq = memchr(s, '=', (size_t)(e - s));
+        if (eq && eq > s) {
+            if (pc->n == MAX_PARTS) return false;
+            pc->name[pc->n++] = strndup(s, (size_t)(eq - s));
+            if (!pc->name[pc->n - 1] || !strcasecmp(pc->name[pc->n - 1], "filename") ||
+                !strcasecmp(pc->name[pc->n - 1], "_qk_probe"))
+                return false;
+        }
+        s = e + 1;
+    }
+    return pc->n > 0;
+}
+
+static bool is_part(const part_cols *pc, const char *name)
+{
+    for (size_t i = 0; i < pc->n; i++)
+        if (!strcasecmp(pc->name[i], name)) return true;
+    return false;
+}
+
+/* Functions whose value is not a function of their arguments within one query. */
+static bool volatile_fn(const char *f)
+{
+    static const char *const deny[] = {"random", "uuid", "gen_random_uuid", "uuidv4", "uuidv7",
+                                       "setseed", "nextval", "currval", "now", "today",
+                                       "get_current_time", "get_current_timestamp",
+                                       "transaction_timestamp", "getvariable", "current_setting"};
+    if (!strncasecmp(f, "current_", 8)) return true;
+    for (size_t i = 0; i < sizeof deny / sizeof deny[0]; i++)
+        if (!strcasecmp(f, deny[i])) return true;
+    return false;
+}
+
+/* May expression e (any JSON under a WHERE conjunct) be evaluated over partition values? */
+static bool expr_ok(json_t *e, const part_cols *pc)
+{
+    static const char *const allow[] = {"CONSTANT", "COMPARISON", "CONJUNCTION", "OPERATOR",
+                                        "BETWEEN", "CAST", "CASE", "FUNCTION", "COLUMN_REF"};
+    const char *k, *cls;
+    json_t *v;
+    size_t i;
+    bool known = false;
+    if (json_is_array(e)) {
+        json_array_foreach(e, i, v) if (!expr_ok(v, pc)) return false;
+        return true;
+    }
+    if (!json_is_object(e)) return true;
+    cls = jstr(e, "class");
+    if (*cls) {
+        for (i = 0; i < sizeof allow / sizeof allow[0]; i++)
+            known |= !strcmp(cls, allow[i]);
+        if (!known) return false;
+        if (!strcmp(cls, "COLUMN_REF")) {
+            json_t *n = json_object_get(e, "column_names");
+            return json_array_size(n) == 1 && is_part(pc, json_string_value(json_array_get(n, 0)));
+        }
+        if (!strcmp(cls, "FUNCTION") && volatile_fn(jstr(e, "function_name"))) return false;
+    }
+    json_object_foreach(e, k, v) if (!expr_ok(v, pc)) return false;
+    return true;
+}
+
+/* The AND of the WHERE conjuncts that only use partition columns (new reference), or NULL. */
+static json_t *partition_filter(json_t *where, const part_cols *pc)
+{
+    json_t *kept = json_array(), *c, *out = NULL;
+    size_t i;
+    bool and = !strcmp(jstr(where, "type"), "CONJUNCTION_AND");
+    if (!kept) return NULL;
+    if (!and) {
+        if (expr_ok(where, pc)) out = json_deep_copy(where);
+        json_decref(kept);
+        return out;
+    }
+    json_array_foreach(json_object_get(where, "children"), i, c) {
+        if (expr_ok(c, pc)) json_array_append_new(kept, json_deep_copy(c));
+    }
+    if (json_array_size(kept) == 1) out = json_incref(json_array_get(kept, 0));
+    else if (json_array_size(kept) > 1 && (out = json_deep_copy(where)) != NULL)
+        json_object_set(out, "children", kept);
+    json_decref(kept);
+    return out;
+}
+
+/* Append s to b with single quotes doubled (a SQL string body). */
+static int add_quoted(qk_buf *b, const char *s, char q)
+{
+    int rc = 0;
+    for (; *s && !rc; s++)
+        rc = (*s == q) ? qk_buf_add(b, s, 1) || qk_buf_add(b, s, 1) : qk_buf_add(b, s, 1);
+    return rc;
+}
+
+/* One placeholder per key: <probe>/<key> holding one CSV row. */
+static int write_placeholders(const char *probe, char *const *keys, size_t n)
+{
+    qk_err e;
+    for (size_t i = 0; i < n; i++) {
+        char *p = NULL, *slash;
+        FILE *f;
+        if (asprintf(&p, "%s/%s", probe, keys[i]) < 0) return -1;
+        slash = strrchr(p, '/');
+        *slash = 0;
+        if (qk_mkdirs(p, &e)) return free(p), -1;
+        *slash = '/';
+        f = fopen(p, "w");
+        free(p);
+        if (!f) return -1;
+        fputs("1\n", f);
+        if (fclose(f)) return -1;
+    }
+    return 0;
+}
+
+/* Run sql and call row(ud, values) for each row of its VARCHAR columns (at most MAX_PARTS+1). */
+typedef void (*row_fn)(void *ud, const char *const *vals, size_t ncol);
+
+static int for_rows(duckdb_connection con, const char *sql, row_fn row, void *ud)
+{
+    duckdb_result res;
+    duckdb_data_chunk ch;
+    int rc = 0;
+    if (duckdb_query(con, sql, &res) == DuckDBError) {
+        duckdb_destroy_result(&res);
+        return -1;
+    }
+    while (!rc && (ch = duckdb_fetch_chunk(res)) != NULL) {
+        size_t ncol = duckdb_data_chunk_get_column_count(ch), nrow = duckdb_data_chunk_get_size(ch);
+        if (ncol > MAX_PARTS + 1) rc = -1;
+        for (size_t r = 0; !rc && r < nrow; r++) {
+            char *vals[MAX_PARTS + 1] = {0};
+            for (size_t c = 0; c < ncol; c++) {
+                duckdb_vector v = duckdb_data_chunk_get_vector(ch, c);
+                uint64_t *valid = duckdb_vector_get_validity(v);
+                duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(v) + r;
+                if (valid && !duckdb_validity_row_is_valid(valid, r)) continue;
+                vals[c] = strndup(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+            }
+            row(ud, (const char *const *)vals, ncol);
+            for (size_t c = 0; c < ncol; c++)
+                free(vals[c]);
+        }
+        duckdb_destroy_data_chunk(&ch);
+    }
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+typedef struct probe_ud {
+    const char *probe;
+    char *const *keys;
+    size_t n;
+    bool *keep;
+    char *types[MAX_PARTS];
+    size_t ntypes;
+} probe_ud;
+
+static void keep_row(void *ud, const char *const *vals, size_t ncol)
+{
+    probe_ud *p = ud;
+    size_t pl = strlen(p->probe);
+    const char *f = vals[0];
+    (void)ncol;
+    if (!f || strncmp(f, p->probe, pl) || f[pl] != '/') return;
+    for (size_t i = 0; i < p->n; i++) /* linear: fine for thousands of partitions */
+        if (!strcmp(p->keys[i], f + pl + 1)) p->keep[i] = true;
+}
+
+static void types_row(void *ud, const char *const *vals, size_t ncol)
+{
+    probe_ud *p = ud;
+    for (size_t c = 0; c < ncol && c < MAX_PARTS && !p->ntypes; c++)
+        if (!vals[c]) return;
+    for (size_t c = 0; c < ncol && !p->ntypes; c++)
+        p->types[c] = strdup(vals[c]);
+    if (!p->ntypes) p->ntypes = ncol;
+}
+
+/* "read_csv('<probe>/<pattern>', hive_partitioning=true, ...)" */
+static int probe_call(qk_buf *b, const char *probe, const char *pattern)
+{
+    int rc = qk_buf_adds(b, "read_csv('");
+    if (!rc) rc = add_quoted(b, probe, '\'');
+    if (!rc) rc = qk_buf_adds(b, "/");
+    if (!rc) rc = add_quoted(b, pattern, '\'');
+    if (!rc)
+        rc = qk_buf_adds(b, "', hive_partitioning=true, header=false, "
+                            "columns={'_qk_probe': 'VARCHAR'}, filename=true)");
+    return rc;
+}
+
+/* The probe query: the kept conjuncts spliced into a template's AST. */
+static int probe_sql(duckdb_connection con, const char *mark, const char *probe,
+                     const char *pattern, json_t *filter, char **out)
+{
+    qk_buf b;
+    json_t *t = NULL;
+    qk_err e;
+    int rc;
+    qk_buf_init(&b, 1u << 20);
+    rc = qk_buf_adds(&b, "SELECT filename FROM ");
+    if (!rc) rc = probe_call(&b, probe, pattern);
+    if (!rc) rc = qk_buf_adds(&b, " WHERE true");
+    if (!rc) rc = qk_lake_parse(con, qk_buf_cstr(&b), mark, &t, &e);
+    if (!rc) {
+        json_t *node = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
+        rc = json_object_set(node, "where_clause", filter) ? -1 : 0;
+    }
+    if (!rc) rc = qk_lake_render(con, t, mark, out, &e);
+    json_decref(t);
+    qk_buf_free(&b);
+    return rc;
+}
+
+/* SELECT typeof("a"), ... over every placeholder: the partition types of the full set. */
+static int probe_types(duckdb_connection con, const char *probe, const char *pattern,
+                       const part_cols *pc, probe_ud *p)
+{
+    qk_buf b;
+    int rc;
+    qk_buf_init(&b, 1u << 20);
+    rc = qk_buf_adds(&b, "SELECT ");
+    for (size_t i = 0; !rc && i < pc->n; i++) {
+        rc = qk_buf_adds(&b, i ? ", typeof(\"" : "typeof(\"");
+        if (!rc) rc = add_quoted(&b, pc->name[i], '"');
+        if (!rc) rc = qk_buf_adds(&b, "\")");
+    }
+    if (!rc) rc = qk_buf_adds(&b, " FROM ");
+    if (!rc) rc = probe_call(&b, probe, pattern);
+    if (!rc) rc = qk_buf_adds(&b, " LIMIT 1");
+    if (!rc) rc = for_rows(con, qk_buf_cstr(&b), types_row, p);
+    qk_buf_free(&b);
+    return rc || p->ntypes != pc->n ? -1 : 0;
+}
+
+/* Add hive_types={'a': 'DATE', ...} to the table function fn. */
+static int pin_types(duckdb_connection con, const char *mark, json_t *fn, const part_cols *pc,
+                     const probe_ud *p)
+{
+    qk_buf b;
+    json_t *t = NULL, *param;
+    qk_err e;
+    int rc;
+    qk_buf_init(&b, 1u << 20);
+    rc = qk_buf_adds(&b, "SELECT * FROM f('x', hive_types={");
+    for (size_t i = 0; !rc && i < pc->n; i++) {
+        rc = qk_buf_adds(&b, i ? ", '" : "'");
+        if (!rc) rc = add_quoted(&b, pc->name[i], '\'');
+        if (!rc) rc = qk_buf_adds(&b, "': '");
+        if (!rc) rc = add_quoted(&b, p->types[i], '\'');
+        if (!rc) rc = qk_buf_adds(&b, "'");
+    }
+    if (!rc) rc = qk_buf_adds(&b, "})");
+    if (!rc) rc = qk_lake_parse(con, qk_buf_cstr(&b), mark, &t, &e);
+    if (!rc) {
+        json_t *node = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
+        json_t *tf = json_object_get(json_object_get(node, "from_table"), "function");
+        param = json_array_get(json_object_get(tf, "children"), 1);
+        rc = param ? json_array_append(json_object_get(fn, "children"), param) : -1;
+    }
+    json_decref(t);
+    qk_buf_free(&b);
+    return rc;
+}
+
+size_t qk_lake_prune(duckdb_connection con, json_t *ast, const char *mark, const char *uri,
+                     const char *pattern, const char *probe_dir, char *const *keys, size_t n,
+                     bool *keep)
+{
+    part_cols pc = {{0}, 0};
+    probe_ud p = {probe_dir, keys, n, keep, {0}, 0};
+    json_t *where, *fn = find_target(ast, uri, &where), *filter = NULL;
+    char *sql = NULL;
+    size_t kept = 0;
+    bool pruned = false;
+    for (size_t i = 0; i < n; i++)
+        keep[i] = false;
+    if (!fn || !n || !parse_parts(keys[0], &pc) || !(filter = partition_filter(where, &pc)))
+        goto out;
+    if (write_placeholders(probe_dir, keys, n) || probe_types(con, probe_dir, pattern, &pc, &p) ||
+        probe_sql(con, mark, probe_dir, pattern, filter, &sql) || for_rows(con, sql, keep_row, &p))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        kept += keep[i];
+    if (kept == n) goto out;
+    if (kept == 0) keep[0] = true, kept = 1; /* an empty glob is an error; one file gives 0 rows */
+    pruned = pin_types(con, mark, fn, &pc, &p) == 0;
+out:
+    if (!pruned) {
+        for (size_t i = 0; i < n; i++)
+            keep[i] = true;
+        kept = n;
+    }
+    qk_lake_rmtree(probe_dir);
+    for (size_t i = 0; i < pc.n; i++)
+        free(pc.name[i]);
+    for (size_t i = 0; i < p.ntypes; i++)
+        free(p.types[i]);
+    json_decref(filter);
+    free(sql);
+    return kept;
+}

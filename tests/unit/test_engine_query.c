@@ -290,6 +290,29 @@ static void test_cancel_callback_interrupts_query(void **state)
     assert_true(calls > 3);
 }
 
+static void test_timeout_interrupts_unwrapped_statements(void **state)
+{
+    qk_result *r = NULL;
+    qk_err err = {0};
+    qk_query_opts o = {10, 200, NULL, NULL};
+    int calls = 0;
+    qk_query_opts c = {10, 0, cancel_after_calls, &calls};
+    (void)state;
+    /* CREATE ... AS and COPY are not wrapped in a LIMIT: they run as prepared statements. */
+    assert_int_equal(qk_engine_query(eng, "CREATE TEMP TABLE slow AS SELECT count(*) AS n "
+                                          "FROM range(100000000) a, range(1000) b",
+                                     &o, &r, &err),
+                     QK_ETIMEOUT);
+    assert_string_equal(err.type, "Timeout");
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT count(*) FROM range(100000000) a, range(1000) b) TO '%s/slow.csv'",
+             lake_dir);
+    assert_int_equal(qk_engine_query(eng, sql, &c, &r, &err), QK_ECANCELED);
+    assert_int_equal(run("SELECT 1", 10, &r, &err), 0);
+    qk_result_destroy(r);
+}
+
 static void test_non_select_statements_run(void **state)
 {
     qk_result *r = NULL;
@@ -407,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_sandbox_allows_lake_reads_and_writes),
         cmocka_unit_test(test_timeout_interrupts_query),
         cmocka_unit_test(test_cancel_callback_interrupts_query),
+        cmocka_unit_test(test_timeout_interrupts_unwrapped_statements),
         cmocka_unit_test(test_non_select_statements_run),
         cmocka_unit_test(test_warm_is_false_only_first),
         cmocka_unit_test(test_open_missing_lake_fails_clearly),

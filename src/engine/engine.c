@@ -5,9 +5,9 @@
  * Open: an in-memory database with autoinstall/autoload of extensions off, then the sandbox
  * (allowed_directories = lake, cache, temp; enable_external_access = false; configuration
  * locked). Query: a fresh connection; the SQL must hold exactly one statement; a SELECT is
- * wrapped as `SELECT * FROM (<sql>) LIMIT n+1` (see sql.c) so DuckDB stops after the rows we
- * return plus one that tells us more existed; the statement runs through a pending result
- * one task at a time so a deadline or a cancel callback can interrupt it (duckdb_interrupt).
+ * wrapped in `LIMIT n+1` (query.c, sql.c) so DuckDB stops after the rows we return plus one
+ * that tells us more existed; the engine's watchdog (watch.c) interrupts a query at its
+ * deadline or when its cancel callback fires (duckdb_interrupt).
  */
 #include "engine/engine.h"
 #include "engine/engine_int.h"

@@ -6,9 +6,9 @@
  * its own connection (a connection is used by one thread at a time). The engine applies the
  * sandbox (DuckDB may read only the lake root, the cache and its temp directory; extension
  * install/load off; configuration locked) and the limits of a query: rows (a single SELECT is
- * wrapped in LIMIT n+1 so rows that will not be returned are never materialized), time (the
- * query is run task by task and interrupted at its deadline) and cancellation (a callback polled
- * while it runs, e.g. "has the HTTP client gone away").
+ * wrapped in LIMIT n+1 so rows that will not be returned are never materialized), time (a
+ * watchdog thread interrupts the query at its deadline) and cancellation (a callback the
+ * watchdog polls while it runs, e.g. "has the HTTP client gone away").
  *
  * Results are read by the encoders (encode.h): JSON records, NDJSON, CSV, terminal table.
  */

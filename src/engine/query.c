@@ -11,8 +11,7 @@
  *    statement that reads files is bound again at execution); the engine's watchdog
  *    (watch.c) interrupts it at the deadline or when the cancel callback fires.
  * 3. Statements neither wrapper parses (COPY, CREATE, ATTACH, ...) are prepared, checked
- *    against the sandbox, and run through a pending result one task at a time, checking the
- *    deadline and the cancel callback between tasks.
+ *    against the sandbox, and executed under the same watchdog.
  * 4. Collect the chunks (at most limit+1 rows for a wrapped query), cut them to the limit,
  *    and remember whether more rows existed.
  */
@@ -21,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct qk_result {
     idx_t ncols;
@@ -155,16 +153,6 @@ typedef struct run_state {
     int stop; /* 0, QK_ETIMEOUT or QK_ECANCELED */
 } run_state;
 
-static void check_stop(run_state *s)
-{
-    if (s->stop) return;
-    if (s->deadline && qk_now_ms() >= s->deadline)
-        s->stop = QK_ETIMEOUT;
-    else if (s->o->cancelled && s->o->cancelled(s->o->cancel_ud))
-        s->stop = QK_ECANCELED;
-    if (s->stop) duckdb_interrupt(s->con);
-}
-
 static int stop_error(const run_state *s, qk_err *err)
 {
     if (s->stop == QK_ETIMEOUT)
@@ -173,35 +161,30 @@ static int stop_error(const run_state *s, qk_err *err)
     return qk_errtf(err, QK_ECANCELED, "Canceled", "query canceled");
 }
 
-static int execute(run_state *s, duckdb_prepared_statement st, duckdb_result *res, qk_err *err)
+/* Run `text` (duckdb_query) or `st` (duckdb_execute_prepared) on s->con. DuckDB blocks this
+ * thread; the engine's watchdog (watch.c) interrupts it at the deadline or when the cancel
+ * callback fires, and the outcome is then reported as QK_ETIMEOUT / QK_ECANCELED. */
+static int run_watched(qk_engine *e, run_state *s, const char *text, duckdb_prepared_statement st,
+                       duckdb_result *res, qk_err *err)
 {
-    duckdb_pending_result pending;
-    duckdb_pending_state ps;
+    qk_watch w = {0};
+    bool watched = s->deadline || s->o->cancelled;
+    duckdb_state ds;
     int rc = 0;
-    if (duckdb_pending_prepared(st, &pending) == DuckDBError) {
-        rc = qk_engine_set_error(err, duckdb_pending_error(pending), DUCKDB_ERROR_INVALID);
-        duckdb_destroy_pending(&pending);
-        return rc;
-    }
-    for (int idle = 0;;) {
-        check_stop(s);
-        ps = duckdb_pending_execute_task(pending);
-        if (ps == DUCKDB_PENDING_NO_TASKS_AVAILABLE) {
-            /* Worker threads hold every task: wait a little instead of spinning a core. */
-            struct timespec ts = {0, idle < 10 ? 50000 : 500000};
-            nanosleep(&ts, NULL);
-            idle++;
-        } else if (ps != DUCKDB_PENDING_RESULT_NOT_READY) {
-            break;
-        }
-    }
-    if (ps == DUCKDB_PENDING_ERROR) {
-        rc = qk_engine_set_error(err, duckdb_pending_error(pending), DUCKDB_ERROR_INVALID);
-    } else if (duckdb_execute_pending(pending, res) == DuckDBError) {
+    w.con = s->con;
+    w.deadline = s->deadline;
+    w.cancelled = s->o->cancelled;
+    w.cancel_ud = s->o->cancel_ud;
+    if (watched && (rc = qk_watch_begin(qk_engine_watchdog(e), &w, err))) return rc;
+    ds = text ? duckdb_query(s->con, text, res) : duckdb_execute_prepared(st, res);
+    if (ds == DuckDBError) {
         rc = qk_engine_set_error(err, duckdb_result_error(res), duckdb_result_error_type(res));
         duckdb_destroy_result(res);
     }
-    duckdb_destroy_pending(&pending);
+    if (watched) {
+        qk_watch_end(qk_engine_watchdog(e), &w);
+        s->stop = w.stop;
+    }
     if (rc && s->stop) rc = stop_error(s, err);
     return rc;
 }
@@ -292,32 +275,16 @@ static void unshift_lines(qk_err *err)
 static int run_wrapped(qk_engine *e, run_state *s, int form, const char *sql, duckdb_result *res,
                        qk_err *err)
 {
-    qk_watch w = {0};
-    bool watched = s->deadline || s->o->cancelled;
     qk_buf text;
-    int rc = 0;
+    int rc;
     qk_buf_init(&text, strlen(sql) + 128);
     if (qk_buf_printf(&text, wrap_forms[form], (int)qk_sql_trimmed_len(sql), sql,
                       (long long)s->o->limit + 1)) {
         qk_buf_free(&text);
         return qk_errf(err, QK_ENOMEM, "out of memory");
     }
-    w.con = s->con;
-    w.deadline = s->deadline;
-    w.cancelled = s->o->cancelled;
-    w.cancel_ud = s->o->cancel_ud;
-    if (watched && (rc = qk_watch_begin(qk_engine_watchdog(e), &w, err))) goto out;
-    if (duckdb_query(s->con, qk_buf_cstr(&text), res) == DuckDBError) {
-        rc = qk_engine_set_error(err, duckdb_result_error(res), duckdb_result_error_type(res));
-        duckdb_destroy_result(res);
-        unshift_lines(err);
-    }
-    if (watched) {
-        qk_watch_end(qk_engine_watchdog(e), &w);
-        s->stop = w.stop;
-    }
-    if (rc && s->stop) rc = stop_error(s, err);
-out:
+    rc = run_watched(e, s, qk_buf_cstr(&text), NULL, res, err);
+    if (rc && !s->stop) unshift_lines(err);
     qk_buf_free(&text);
     return rc;
 }
@@ -384,7 +351,7 @@ int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_re
     if (!have_res) {
         if ((rc = prepare(s.con, sql, &orig, err))) goto out;
         if (qk_engine_sandboxed(e) && (rc = sandbox_check(orig, err))) goto out;
-        if ((rc = execute(&s, orig, &res, err))) goto out;
+        if ((rc = run_watched(e, &s, NULL, orig, &res, err))) goto out;
         have_res = true;
     }
     if (!(r = calloc(1, sizeof *r))) {

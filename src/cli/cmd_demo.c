@@ -7,7 +7,6 @@
  * every file is uploaded with the store under the same key (put_file: multipart with parallel
  * parts); the bucket must exist. docs/demo.md is the user's page.
  */
-#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,12 +308,6 @@ static int upload_one(void *ud, const qk_obj_info *obj, const char *cp, qk_err *
     return qk_store_put_file(u->dst, obj->key, path, err);
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st, (void)flag, (void)f;
-    return remove(p);
-}
-
 static int demo_s3(demo_args *a, qk_demo_stats *st, qk_err *err)
 {
     const char *uri = a->o.lake;
@@ -338,7 +331,7 @@ static int demo_s3(demo_args *a, qk_demo_stats *st, qk_err *err)
     if (!rc && !a->quiet)
         fprintf(stderr, "quack demo: uploaded %llu files\n", (unsigned long long)u.files);
     if (!rc) qk_strlcpy(st->lake, qk_store_uri(dst), sizeof st->lake);
-    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    qk_rmtree(tmp, false, NULL);
 out:
     a->o.lake = uri;
     qk_store_destroy(src);

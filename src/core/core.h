@@ -173,6 +173,9 @@ int qk_read_file(const char *path, size_t max, char **out, size_t *len, qk_err *
 /* Make an absolute, normalized path (no symlink resolution; "." and ".." folded). Caller
  * frees. The path need not exist. */
 int qk_path_abs(const char *path, char **out, qk_err *err);
+/* rm -rf path without following symlinks; a missing path is fine. With keep_root only what is
+ * inside is removed. err may be NULL. */
+int qk_rmtree(const char *path, bool keep_root, qk_err *err);
 /* mkdir -p */
 int qk_mkdirs(const char *path, qk_err *err);
 

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -216,5 +217,25 @@ int qk_mkdirs(const char *path, qk_err *err)
     struct stat st;
     if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
         return qk_errf(err, QK_EIO, "%s exists and is not a directory", tmp);
+    return 0;
+}
+
+static int rm_all(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+static int rm_below(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    return f->level == 0 ? 0 : rm_all(p, st, flag, f);
+}
+
+int qk_rmtree(const char *path, bool keep_root, qk_err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 && errno == ENOENT) return 0;
+    if (nftw(path, keep_root ? rm_below : rm_all, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return qk_errf(err, QK_EIO, "cannot remove %s: %s", path, strerror(errno));
     return 0;
 }

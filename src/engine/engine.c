@@ -13,7 +13,6 @@
 #include "engine/engine_int.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,12 +74,6 @@ static int make_temp_dir(char **out, qk_err *err)
     if (!mkdtemp(path))
         return qk_errf(err, QK_EIO, "cannot create temp dir in %s: %s", tmp, strerror(errno));
     return qk_path_abs(path, out, err);
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st, (void)flag, (void)f;
-    return remove(p);
 }
 
 /* Append a SQL string literal ('...' with quotes doubled). */
@@ -209,7 +202,7 @@ void qk_engine_close(qk_engine *e)
     if (!e) return;
     qk_watchdog_destroy(e->watchdog);
     if (e->db) duckdb_close(&e->db);
-    if (e->own_temp && e->temp) nftw(e->temp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (e->own_temp && e->temp) qk_rmtree(e->temp, false, NULL);
     free(e->lake);
     free(e->lake_rel);
     free(e->cache);

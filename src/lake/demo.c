@@ -33,7 +33,6 @@
 #include <duckdb.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -312,22 +311,6 @@ out:
     return rc;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st, (void)flag, (void)f;
-    return remove(p) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-/* rm -rf path (no symlinks followed); a missing path is fine. */
-static int remove_tree(const char *path, qk_err *err)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0 && errno == ENOENT) return 0;
-    if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return qk_errf(err, QK_EIO, "cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
 static int file_size(const char *path, uint64_t *out, qk_err *err)
 {
     struct stat st;
@@ -366,7 +349,7 @@ static int lock_lake(gen *g, qk_err *err)
                        "another 'quack demo' is writing to %s (lock %s: %s)", g->lake, path,
                        strerror(errno));
     if ((rc = fmt_path(g->tmp, sizeof g->tmp, err, "%s/_quack/demo.tmp", g->lake)) ||
-        (rc = remove_tree(g->tmp, err)))
+        (rc = qk_rmtree(g->tmp, false, err)))
         return rc;
     if ((rc = fmt_path(path, sizeof path, err, "%s/partitioned", g->tmp))) return rc;
     return qk_mkdirs(path, err);
@@ -652,7 +635,7 @@ int qk_lake_demo_create(const qk_demo_opts *o, qk_demo_stats *st, qk_err *err)
 out:
     if (rc && g.lake) qk_err_prefix(err, "demo lake %s", g.lake);
     if (g.con) duckdb_disconnect(&g.con);
-    if (g.tmp[0]) remove_tree(g.tmp, &cleanup_err);
+    if (g.tmp[0]) qk_rmtree(g.tmp, false, &cleanup_err);
     if (g.lock_fd >= 0) close(g.lock_fd);
     qk_engine_close(g.eng);
     if (!rc) st->took_ms = qk_now_msf() - t0;

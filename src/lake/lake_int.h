@@ -20,8 +20,6 @@ int qk_lake_parse(duckdb_connection con, const char *sql, const char *mark, json
                   qk_err *err);
 /* json_deserialize_sql of ast (big integers restored). *out: caller frees. */
 int qk_lake_render(duckdb_connection con, json_t *ast, const char *mark, char **out, qk_err *err);
-/* Remove a directory tree (errors ignored). */
-void qk_lake_rmtree(const char *path);
 
 /*
  * Hive partition pruning (prune.c). keys[0..n) are the objects the glob uri matched (keys

@@ -404,7 +404,7 @@ out:
             keep[i] = true;
         kept = n;
     }
-    qk_lake_rmtree(probe_dir);
+    qk_rmtree(probe_dir, false, NULL);
     for (size_t i = 0; i < pc.n; i++)
         free(pc.name[i]);
     for (size_t i = 0; i < p.ntypes; i++)

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -583,20 +582,6 @@ static int fetch_all(resolve_state *rs, qk_err *err)
 
 /* ---- the view dir --------------------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP) rmdir(path);
-    else unlink(path);
-    return 0;
-}
-
-void qk_lake_rmtree(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int make_view(qk_lake_ctx *c, qk_err *err)
 {
     char id[37];
@@ -628,7 +613,7 @@ void qk_lake_ctx_init(qk_lake_ctx *ctx, qk_engine *engine)
 void qk_lake_ctx_free(qk_lake_ctx *ctx)
 {
     if (!ctx) return;
-    if (ctx->view_dir) qk_lake_rmtree(ctx->view_dir);
+    if (ctx->view_dir) qk_rmtree(ctx->view_dir, false, NULL);
     free(ctx->view_dir);
     ctx->view_dir = NULL;
     if (ctx->own_cache) qk_cache_close(ctx->cache);

@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -574,14 +573,6 @@ int qk_cache_list(qk_cache *c, qk_cache_list_cb cb, void *ud, qk_err *err)
     return rc;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag;
-    if (ftw->level == 0) return 0; /* keep objects/ itself */
-    if (remove(path) != 0 && errno != ENOENT) return -1;
-    return 0;
-}
-
 int qk_cache_clear(qk_cache *c, uint64_t *objects, uint64_t *bytes, qk_err *err)
 {
     entries es;
@@ -593,8 +584,10 @@ int qk_cache_clear(qk_cache *c, uint64_t *objects, uint64_t *bytes, qk_err *err)
         b += es.v[i].e.size;
     }
     entries_free(&es);
-    if (nftw(c->objdir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return qk_errf(err, QK_EIO, "cache: cannot clear %s: %s", c->objdir, strerror(errno));
+    if ((rc = qk_rmtree(c->objdir, true, err))) { /* keep objects/ itself */
+        qk_err_prefix(err, "cache: cannot clear");
+        return rc;
+    }
     if (objects) *objects = n;
     if (bytes) *bytes = b;
     return 0;

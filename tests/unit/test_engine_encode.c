@@ -1136,12 +1136,6 @@ static void test_integer_formatters_cover_128_bits(void **state)
 
 /* ---- setup -------------------------------------------------------------------------------- */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     qk_engine_config cfg;
@@ -1168,7 +1162,7 @@ static int teardown(void **state)
 {
     (void)state;
     qk_engine_close(eng);
-    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    qk_rmtree(root, false, NULL);
     return 0;
 }
 

@@ -40,11 +40,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[256];
     (void)state;
     qk_engine_close(eng);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", lake_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return qk_rmtree(lake_dir, false, NULL) == 0 ? 0 : -1;
 }
 
 /* Run sql with a limit; return rc, fill err. */

@@ -93,11 +93,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[600];
     (void)state;
     qk_engine_close(eng);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
+    return qk_rmtree(root, false, NULL) == 0 ? 0 : -1;
 }
 
 /* Placeholders in the SQL of q1: @A = read_parquet(lake a's single file), @P = lake a's

@@ -88,11 +88,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[256];
     (void)state;
     qk_engine_close(eng);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return qk_rmtree(dir, false, NULL) == 0 ? 0 : -1;
 }
 
 static void ctx_init(qk_lake_ctx *c)

@@ -6,6 +6,7 @@
  * store module; this file only talks to the terminal. docs/cache.md is the user's page.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,16 @@ static int add_str_member(qk_buf *b, const char *name, const char *v)
 {
     int rc = qk_buf_printf(b, "\"%s\":", name);
     return rc ? rc : qk_buf_add_json_str(b, v, strlen(v));
+}
+
+/* Print one JSON object (built with json_pack) on its own line; takes the reference. */
+static int print_json(json_t *o, qk_err *err)
+{
+    int rc = o && json_dumpf(o, stdout, JSON_COMPACT) == 0 ? 0 : QK_ENOMEM;
+    json_decref(o);
+    if (rc) return qk_errf(err, rc, "cannot build the JSON result");
+    fputc('\n', stdout);
+    return 0;
 }
 
 /* ---- ls ---------------------------------------------------------------------------------- */
@@ -120,19 +131,11 @@ static int run_stats(qk_cache *c, const cache_args *a, qk_err *err)
     char b1[32], b2[32];
     int rc = qk_cache_stats_get(c, &st, err);
     if (rc) return rc;
-    if (a->json) {
-        qk_buf b;
-        qk_buf_init(&b, 1 << 16);
-        rc = qk_buf_adds(&b, "{");
-        if (!rc) rc = add_str_member(&b, "dir", qk_cache_dir(c));
-        if (!rc)
-            rc = qk_buf_printf(&b, ",\"objects\":%llu,\"bytes\":%llu,\"max_bytes\":%llu}\n",
-                               (unsigned long long)st.objects, (unsigned long long)st.bytes,
-                               (unsigned long long)st.max_bytes);
-        if (!rc) fputs(qk_buf_cstr(&b), stdout);
-        qk_buf_free(&b);
-        return rc ? qk_errf(err, rc, "cannot build the stats") : 0;
-    }
+    if (a->json)
+        return print_json(json_pack("{s:s,s:I,s:I,s:I}", "dir", qk_cache_dir(c), "objects",
+                                    (json_int_t)st.objects, "bytes", (json_int_t)st.bytes,
+                                    "max_bytes", (json_int_t)st.max_bytes),
+                          err);
     printf("dir      %s\n", qk_cache_dir(c));
     printf("objects  %llu\n", (unsigned long long)st.objects);
     printf("bytes    %s (%llu)\n", qk_cli_human_bytes(st.bytes, b1, sizeof b1),
@@ -148,18 +151,10 @@ static int run_clear(qk_cache *c, const cache_args *a, qk_err *err)
     char h[32];
     int rc = qk_cache_clear(c, &n, &bytes, err);
     if (rc) return rc;
-    if (a->json) {
-        qk_buf b;
-        qk_buf_init(&b, 1 << 16);
-        rc = qk_buf_adds(&b, "{");
-        if (!rc) rc = add_str_member(&b, "dir", qk_cache_dir(c));
-        if (!rc)
-            rc = qk_buf_printf(&b, ",\"removed_objects\":%llu,\"removed_bytes\":%llu}\n",
-                               (unsigned long long)n, (unsigned long long)bytes);
-        if (!rc) fputs(qk_buf_cstr(&b), stdout);
-        qk_buf_free(&b);
-        return rc ? qk_errf(err, rc, "cannot build the result") : 0;
-    }
+    if (a->json)
+        return print_json(json_pack("{s:s,s:I,s:I}", "dir", qk_cache_dir(c), "removed_objects",
+                                    (json_int_t)n, "removed_bytes", (json_int_t)bytes),
+                          err);
     printf("removed %llu object%s (%s) from %s\n", (unsigned long long)n, n == 1 ? "" : "s",
            qk_cli_human_bytes(bytes, h, sizeof h), qk_cache_dir(c));
     return 0;
@@ -172,16 +167,9 @@ static int run_fetch(qk_cache *c, const cache_args *a, qk_err *err)
     bool hit = false;
     int rc = qk_store_open(a->store, &s, err);
     if (!rc) rc = qk_cache_fetch(c, s, a->key, NULL, &path, &hit, err);
-    if (!rc && a->json) {
-        qk_buf b;
-        qk_buf_init(&b, 1 << 16);
-        rc = qk_buf_adds(&b, "{");
-        if (!rc) rc = add_str_member(&b, "path", path);
-        if (!rc) rc = qk_buf_printf(&b, ",\"hit\":%s}\n", hit ? "true" : "false");
-        if (!rc) fputs(qk_buf_cstr(&b), stdout);
-        qk_buf_free(&b);
-        if (rc) qk_errf(err, rc, "cannot build the result");
-    } else if (!rc)
+    if (!rc && a->json)
+        rc = print_json(json_pack("{s:s,s:b}", "path", path, "hit", hit), err);
+    else if (!rc)
         printf("%s %s\n", hit ? "hit" : "miss", path);
     free(path);
     qk_store_destroy(s);

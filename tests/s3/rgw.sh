@@ -182,8 +182,10 @@ wait_for() {
 }
 
 mon_up() { timeout 10 ceph -c "$D/ceph.conf" --connect-timeout 5 mon stat; }
-osd_up() { timeout 10 ceph -c "$D/ceph.conf" --connect-timeout 5 osd dump | grep -q "^osd.$1 up"; }
-rgw_up() { curl -s --max-time 2 "http://127.0.0.1:$1/" | grep -q ListAllMyBucketsResult; }
+# Probes read captured output (<<<), not a pipe: under pipefail, `cmd | grep -q` fails when
+# grep's early exit kills cmd with SIGPIPE.
+osd_up() { grep -q "^osd.$1 up" <<<"$(timeout 10 ceph -c "$D/ceph.conf" --connect-timeout 5 osd dump 2>/dev/null)"; }
+rgw_up() { grep -q ListAllMyBucketsResult <<<"$(curl -s --max-time 2 "http://127.0.0.1:$1/")"; }
 
 # One attempt at bringing the cluster up; returns non-zero on failure (daemons left running,
 # the caller stops them).
@@ -285,7 +287,7 @@ alive() {
   local st
   st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
   [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ] || return 1
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2/ceph.conf"
+  grep -qF -- "$2/ceph.conf" <<<"$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)"
 }
 
 # stop_pids DIR GRACE: TERM every daemon at once, KILL what is left after GRACE seconds.

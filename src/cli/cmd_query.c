@@ -36,7 +36,8 @@ const char qk_help_query[] =
     "  -e, --endpoint URL     send the query to a running 'quack serve' (e.g.\n"
     "                         http://127.0.0.1:8080) instead of running it here\n"
     "      --token T          bearer token for --endpoint (default $QUACK_TOKEN)\n"
-    "      --lake DIR         lake root for embedded runs (default $QUACK_LAKE or ./lake)\n"
+    "      --lake DIR|URI     lake root for embedded runs: a directory or s3://bucket/prefix\n"
+    "                         (default $QUACK_LAKE or ./lake)\n"
     "      --timeout S        give up after S seconds (default 0: no limit)\n"
     "      --threads N        DuckDB threads for embedded runs (default: one per core)\n"
     "      --memory-limit SZ  DuckDB memory limit for embedded runs (e.g. 4GB)\n"
@@ -172,7 +173,11 @@ static int load_sql(query_args *a, qk_err *err)
         }
     }
     char *lake = NULL;
-    if ((rc = qk_path_abs(qk_cli_lake(a->lake), &lake, err))) return rc;
+    const char *root = qk_cli_lake(a->lake);
+    if (qk_str_startswith(root, "s3://")) lake = qk_xstrdup(root); /* resolved through the cache */
+    else if ((rc = qk_path_abs(root, &lake, err))) return rc;
+    while (qk_str_endswith(lake, "/") && strlen(lake) > 1)
+        lake[strlen(lake) - 1] = 0;
     qk_buf b;
     qk_buf_init(&b, SQL_MAX);
     rc = qk_buf_printf(
@@ -198,7 +203,7 @@ static int run_embedded(const query_args *a, query_out *o, qk_err *err)
     qk_result *res = NULL;
     qk_encode_opts eo;
     qk_encode_stats st = {0};
-    qk_query_opts qo = {a->limit, a->timeout_ms, NULL, NULL};
+    qk_query_opts qo = {a->limit, a->timeout_ms, NULL, NULL, false};
     int rc;
     qk_engine_config_defaults(&cfg);
     cfg.lake = qk_cli_lake(a->lake);

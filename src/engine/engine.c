@@ -24,6 +24,7 @@ struct qk_engine {
     duckdb_database db;
     char *lake, *cache, *temp;
     char *lake_rel; /* the lake as given, when relative: DuckDB's checks are textual */
+    bool lake_remote; /* lake is "s3://bucket/prefix" */
     bool own_temp;
     bool sandbox;
     qk_watchdog *watchdog;
@@ -116,8 +117,8 @@ static int apply_settings(qk_engine *e, const qk_engine_config *cfg, qk_err *err
         if (!rc) rc = qk_buf_addc(&sql, ';');
     }
     if (!rc && !cfg->no_sandbox) {
-        const char *dirs[4] = {e->lake, e->cache, e->temp, e->lake_rel};
-        int ndirs = e->lake_rel ? 4 : 3;
+        const char *dirs[4] = {e->cache, e->temp, e->lake, e->lake_rel};
+        int ndirs = e->lake_remote ? 2 : e->lake_rel ? 4 : 3;
         rc = qk_buf_adds(&sql, "SET allowed_directories=[");
         for (int i = 0; i < ndirs && !rc; i++) {
             if (i) rc = qk_buf_addc(&sql, ',');
@@ -144,13 +145,27 @@ static int prepare_dirs(qk_engine *e, const qk_engine_config *cfg, qk_err *err)
     struct stat st;
     int rc;
     const char *lake = cfg->lake ? cfg->lake : qk_env_str("QUACK_LAKE", "lake");
-    if ((rc = qk_path_abs(lake, &e->lake, err))) return rc;
-    e->lake_rel = relative_form(lake);
-    if (cfg->create_lake && (rc = qk_mkdirs(e->lake, err))) return rc;
-    if (stat(e->lake, &st) != 0 || !S_ISDIR(st.st_mode))
-        return qk_errf(err, QK_ENOTFOUND,
-                       "lake %s is not a directory (create it with 'quack demo --lake %s')",
-                       e->lake, lake);
+    if (qk_str_startswith(lake, "s3://")) {
+        /* A remote lake: the lake module reads it through the store and the cache; DuckDB
+         * never sees it, so it is not in allowed_directories. */
+        size_t n = strlen(lake);
+        while (n > 5 && lake[n - 1] == '/')
+            n--;
+        if (n <= 5 || lake[5] == '/' || n > 2048)
+            return qk_errf(err, QK_EINVAL, "lake %s: want s3://bucket or s3://bucket/prefix",
+                           lake);
+        e->lake = strndup(lake, n);
+        if (!e->lake) return qk_errf(err, QK_ENOMEM, "out of memory");
+        e->lake_remote = true;
+    } else {
+        if ((rc = qk_path_abs(lake, &e->lake, err))) return rc;
+        e->lake_rel = relative_form(lake);
+        if (cfg->create_lake && (rc = qk_mkdirs(e->lake, err))) return rc;
+        if (stat(e->lake, &st) != 0 || !S_ISDIR(st.st_mode))
+            return qk_errf(err, QK_ENOTFOUND,
+                           "lake %s is not a directory (create it with 'quack demo --lake %s')",
+                           e->lake, lake);
+    }
     rc = cfg->cache_dir ? qk_path_abs(cfg->cache_dir, &e->cache, err)
                         : qk_default_cache_dir(&e->cache, err);
     if (rc || (rc = qk_mkdirs(e->cache, err))) return rc;
@@ -213,6 +228,11 @@ void qk_engine_close(qk_engine *e)
 const char *qk_engine_lake(const qk_engine *e)
 {
     return e->lake;
+}
+
+bool qk_engine_lake_remote(const qk_engine *e)
+{
+    return e->lake_remote;
 }
 const char *qk_engine_cache_dir(const qk_engine *e)
 {

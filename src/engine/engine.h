@@ -20,7 +20,8 @@
 #include "core/core.h"
 
 typedef struct qk_engine_config {
-    const char *lake;         /* lake root directory (default: QUACK_LAKE or ./lake) */
+    const char *lake;         /* lake root: a directory or s3://bucket/prefix (default: QUACK_LAKE
+                                 or ./lake). A remote lake is read by the lake module only. */
     const char *cache_dir;    /* NULL: $XDG_CACHE_HOME/quack, ~/.cache/quack or /tmp/quack-cache */
     const char *temp_dir;     /* NULL: a fresh directory under $TMPDIR, removed at close */
     int threads;              /* DuckDB worker threads; 0 = one per core */
@@ -36,8 +37,11 @@ void qk_engine_config_defaults(qk_engine_config *c);
 /* Open DuckDB in memory and apply the sandbox. *out is freed with qk_engine_close. */
 int qk_engine_open(const qk_engine_config *cfg, qk_engine **out, qk_err *err);
 void qk_engine_close(qk_engine *e);
-/* Absolute lake root, cache and temp directories (borrowed, valid until close). */
+/* Lake root (absolute directory, or "s3://bucket/prefix" without a trailing '/'), cache and
+ * temp directories (borrowed, valid until close). */
 const char *qk_engine_lake(const qk_engine *e);
+/* Is the lake root an s3:// URI? */
+bool qk_engine_lake_remote(const qk_engine *e);
 const char *qk_engine_cache_dir(const qk_engine *e);
 const char *qk_engine_temp_dir(const qk_engine *e);
 /* The database, for modules that need their own connection (e.g. the demo generator). */
@@ -60,6 +64,7 @@ typedef struct qk_query_opts {
     int64_t timeout_ms;         /* 0 = no timeout */
     int (*cancelled)(void *ud); /* polled during execution; non-zero cancels. May be NULL. */
     void *cancel_ud;
+    bool probe; /* a first attempt the caller may retry: its failure does not warm the process */
 } qk_query_opts;
 
 typedef struct qk_result qk_result;

@@ -331,7 +331,7 @@ static int run_limited(qk_engine *e, run_state *s, const char *sql, duckdb_resul
 int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
                     qk_err *err)
 {
-    static const qk_query_opts no_opts = {-1, 0, NULL, NULL};
+    static const qk_query_opts no_opts = {-1, 0, NULL, NULL, false};
     run_state s = {0};
     duckdb_prepared_statement orig = NULL; /* the statement itself, when prepared */
     duckdb_result res;
@@ -365,7 +365,7 @@ int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_re
     *out = r;
     r = NULL;
 out:
-    if (rc && (rc == QK_ESQL || rc == QK_EDENIED || rc == QK_ETIMEOUT))
+    if (rc && !o->probe && (rc == QK_ESQL || rc == QK_EDENIED || rc == QK_ETIMEOUT))
         qk_engine_count_query(e); /* an answered (failed) query still warms the process */
     qk_result_destroy(r);
     if (have_res) duckdb_destroy_result(&res);

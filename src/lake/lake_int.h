@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "lake/resolve.h"
+#include "store/store.h"
 
 /* Run sql with one VARCHAR parameter; *out (caller frees) is the single VARCHAR result. */
 int qk_lake_scalar(duckdb_connection con, const char *sql, const char *arg, char **out,
@@ -31,5 +32,14 @@ int qk_lake_render(duckdb_connection con, json_t *ast, const char *mark, char **
 size_t qk_lake_prune(duckdb_connection con, json_t *ast, const char *mark, const char *uri,
                      const char *pattern, const char *probe_dir, char *const *keys, size_t n,
                      bool *keep);
+
+/* Replace lake table names (BASE_TABLE references the lake's catalog knows) and SHOW TABLES in
+ * ast with table function calls over lake (names.c). *replaced: references replaced. */
+int qk_lake_bind_names(duckdb_connection con, json_t *ast, const char *mark, qk_store *lake,
+                       size_t *replaced, qk_err *err);
+
+/* Does key match the glob pattern (DuckDB's rules: '*' and '?' stay inside a '/'-separated
+ * segment, "**" spans segments)? resolve.c. */
+bool qk_lake_glob_match(const char *pattern, const char *key);
 
 #endif

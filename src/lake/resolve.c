@@ -21,6 +21,7 @@
 #include "lake/resolve.h"
 #include "lake/lake_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -63,6 +64,7 @@ typedef struct resolve_state {
     fetch_job *jobs;
     size_t njobs, capjobs;
     duckdb_connection con; /* for the AST and the pruning probe */
+    int64_t started_ms;    /* qk_now_ms() when resolving started (timeout) */
     json_t *ast;
     const char *mark;
     /* fetch workers */
@@ -104,7 +106,7 @@ static bool match_segs(const char *p, const char *n)
 }
 
 /* Does key match the glob pattern (both relative to the bucket)? */
-QK_TESTABLE bool qk_lake_glob_match(const char *pattern, const char *key)
+bool qk_lake_glob_match(const char *pattern, const char *key)
 {
     return match_segs(pattern, key);
 }
@@ -522,6 +524,21 @@ out:
     return rc;
 }
 
+/* Has the query's deadline passed or its cancel callback fired? (Between fetches: a download
+ * in flight finishes or fails on the store's own timeouts.) */
+static int fetch_stopped(resolve_state *rs, qk_err *err)
+{
+    const qk_query_opts *o = rs->ctx->opts;
+    if (!o) return 0;
+    if (o->timeout_ms > 0 && qk_now_ms() - rs->started_ms > o->timeout_ms)
+        return qk_errtf(err, QK_ETIMEOUT, "Timeout",
+                        "query exceeded the timeout of %lld ms while fetching from S3",
+                        (long long)o->timeout_ms);
+    if (o->cancelled && o->cancelled(o->cancel_ud))
+        return qk_errtf(err, QK_ECANCELED, "Canceled", "query canceled while fetching from S3");
+    return 0;
+}
+
 static void *fetch_worker(void *arg)
 {
     resolve_state *rs = arg;
@@ -534,7 +551,8 @@ static void *fetch_worker(void *arg)
         pthread_mutex_unlock(&rs->mu);
         if (i >= rs->njobs) return NULL;
         qk_err_clear(&e);
-        rc = fetch_one(rs, &rs->jobs[i], &e);
+        rc = fetch_stopped(rs, &e);
+        if (!rc) rc = fetch_one(rs, &rs->jobs[i], &e);
         if (rc) {
             pthread_mutex_lock(&rs->mu);
             if (!rs->rc) rs->rc = rc, rs->err = e;
@@ -688,6 +706,16 @@ static int materialize(resolve_state *rs, qk_err *err)
     return 0;
 }
 
+/* Bind the lake's table names in rs->ast (names.c) against the engine's lake. */
+static int bind_names(resolve_state *rs, qk_err *err)
+{
+    qk_store *lake = NULL;
+    int rc = qk_store_open(qk_engine_lake(rs->ctx->engine), &lake, err);
+    if (!rc) rc = qk_lake_bind_names(rs->con, rs->ast, rs->mark, lake, &rs->ctx->tables, err);
+    qk_store_destroy(lake);
+    return rc;
+}
+
 int qk_lake_resolve(qk_lake_ctx *ctx, const char *sql, char **sql_out, qk_err *err)
 {
     resolve_state rs;
@@ -696,9 +724,13 @@ int qk_lake_resolve(qk_lake_ctx *ctx, const char *sql, char **sql_out, qk_err *e
     json_t *j = NULL;
     int rc;
     *sql_out = NULL;
-    if (!strstr(sql, "s3://")) return (*sql_out = strdup(sql)) ? 0 : qk_errf(err, QK_ENOMEM, "oom");
+    ctx->tables = 0;
+    ctx->parsed = false;
+    if (!ctx->names && !strstr(sql, "s3://"))
+        return (*sql_out = strdup(sql)) ? 0 : qk_errf(err, QK_ENOMEM, "oom");
     memset(&rs, 0, sizeof rs);
     rs.ctx = ctx;
+    rs.started_ms = qk_now_ms();
     pthread_mutex_init(&rs.mu, NULL);
     if (duckdb_connect(qk_engine_db(ctx->engine), &con) == DuckDBError) {
         rc = qk_errf(err, QK_EINTERNAL, "cannot open a DuckDB connection");
@@ -710,13 +742,15 @@ int qk_lake_resolve(qk_lake_ctx *ctx, const char *sql, char **sql_out, qk_err *e
     rs.con = con;
     rs.ast = j;
     rs.mark = mark;
+    ctx->parsed = true;
+    if (ctx->names && (rc = bind_names(&rs, err))) goto out;
     if ((rc = walk(&rs, j, false, collect_visit, err))) goto out;
-    if (rs.nrefs == 0) {
+    if (rs.nrefs == 0 && ctx->tables == 0) {
         *sql_out = qk_xstrdup(sql); /* "s3://" only in other strings: nothing to do */
         goto out;
     }
-    if ((rc = materialize(&rs, err))) goto out;
-    if ((rc = walk(&rs, j, false, replace_visit, err))) goto out;
+    if (rs.nrefs && (rc = materialize(&rs, err))) goto out;
+    if (rs.nrefs && (rc = walk(&rs, j, false, replace_visit, err))) goto out;
     if ((rc = qk_lake_render(con, j, mark, sql_out, err)))
         qk_err_prefix(err, "cannot render the query with local paths");
 out:
@@ -726,18 +760,90 @@ out:
     return rc;
 }
 
+/* The first keyword of sql (after blanks, comments and opening parentheses), upper-cased. */
+static void first_keyword(const char *sql, char *kw, size_t cap)
+{
+    const char *p = sql;
+    size_t n = 0;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '(')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            p = e ? e + 2 : p + strlen(p);
+        } else {
+            break;
+        }
+    }
+    while (n + 1 < cap && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        kw[n++] = (char)(*p >= 'a' ? *p - 32 : *p), p++;
+    kw[n] = 0;
+}
+
+/* Does sql hold word (upper case) as a whole word, in any case? (A cheap test: a hit in a
+ * string or a comment only costs a parse.) */
+static bool has_word(const char *sql, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = sql; (p = strcasestr(p, word)) != NULL; p += n) {
+        bool before = p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        bool after = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+        if (before && after) return true;
+    }
+    return false;
+}
+
+/* Resolve sql (paths, and table names when names) and run it. */
+static int resolve_and_run(qk_engine *e, const char *sql, bool names, const qk_query_opts *o,
+                           qk_result **out, qk_lake_ctx *c, qk_err *err)
+{
+    char *local = NULL;
+    int rc;
+    qk_lake_ctx_init(c, e);
+    c->names = names;
+    c->opts = o;
+    rc = qk_lake_resolve(c, sql, &local, err);
+    if (!rc) rc = qk_engine_query(e, local, o, out, err);
+    free(local);
+    return rc;
+}
+
 int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
                   qk_err *err)
 {
     qk_lake_ctx c;
-    char *local = NULL;
+    qk_err first;
+    qk_query_opts probe;
+    char kw[16];
     int rc;
     *out = NULL;
-    if (!strstr(sql, "s3://")) return qk_engine_query(e, sql, o, out, err); /* nothing remote */
-    qk_lake_ctx_init(&c, e);
-    rc = qk_lake_resolve(&c, sql, &local, err);
-    if (!rc) rc = qk_engine_query(e, local, o, out, err);
-    free(local);
+    first_keyword(sql, kw, sizeof kw);
+    if (strstr(sql, "s3://") || !strcmp(kw, "DESC") || has_word(sql, "SHOW") ||
+        has_word(sql, "DESCRIBE") || has_word(sql, "SUMMARIZE")) {
+        rc = resolve_and_run(e, sql, true, o, out, &c, err);
+        qk_lake_ctx_free(&c);
+        return rc;
+    }
+    qk_err_clear(&first);
+    probe = o ? *o : (qk_query_opts){-1, 0, NULL, NULL, false};
+    probe.probe = true;
+    rc = qk_engine_query(e, sql, &probe, out, &first);
+    if (rc != QK_ESQL ||
+        !((!strcmp(first.type, "CatalogException") && strstr(first.msg, "does not exist")) ||
+          (!strcmp(first.type, "BinderException") && strstr(first.msg, "time travel")))) {
+        if (rc) *err = first;
+        return rc;
+    }
+    /* DuckDB does not know a table: maybe the lake does. */
+    rc = resolve_and_run(e, sql, true, o, out, &c, err);
+    if ((rc && !c.parsed) || (!rc && c.tables == 0)) {
+        /* Not a SELECT we can bind, or no lake table: DuckDB's own error stands (run once
+         * more, unprobed, so the answered failure counts like any other). */
+        if (*out) qk_result_destroy(*out), *out = NULL;
+        rc = qk_engine_query(e, sql, o, out, err);
+    }
     qk_lake_ctx_free(&c);
     return rc;
 }

@@ -32,11 +32,16 @@ typedef struct qk_lake_ctx {
     qk_lake_open_store_fn open_store;  /* NULL: qk_store_open("s3://<bucket>") */
     void *open_store_ud;
     int fetch_threads;                 /* parallel fetches; 0 = 8 */
+    bool names;                        /* also bind lake table names and SHOW TABLES */
+    const qk_query_opts *opts;         /* NULL, or the query's timeout and cancel callback:
+                                          checked between fetches */
     /* set by qk_lake_resolve */
     char *view_dir;                    /* the per-query view dir, or NULL */
     bool own_cache;
     size_t objects;                    /* objects placed in the view (fetched) */
     size_t pruned;                     /* objects skipped by hive partition pruning */
+    size_t tables;                     /* lake table references bound (ctx->names) */
+    bool parsed;                       /* the statement was parsed (errors after are the lake's) */
 } qk_lake_ctx;
 
 /* Zero ctx and set its engine. */
@@ -45,7 +50,8 @@ void qk_lake_ctx_init(qk_lake_ctx *ctx, qk_engine *engine);
 void qk_lake_ctx_free(qk_lake_ctx *ctx);
 
 /*
- * Rewrite sql so its s3:// paths name local files. *sql_out (caller frees) is a copy of sql
+ * Rewrite sql so its s3:// paths name local files and, with ctx->names, its lake table names
+ * (catalog.h) read the tables' files. *sql_out (caller frees) is a copy of sql
  * when it has no "s3://", else DuckDB's rendering of the rewritten AST. Errors: QK_EPARSE
  * (DuckDB cannot parse or re-render the statement; its message), QK_ENOTFOUND ("no such
  * object s3://b/k", or DuckDB's "No files found that match the pattern ..." for an empty glob),
@@ -54,8 +60,13 @@ void qk_lake_ctx_free(qk_lake_ctx *ctx);
  */
 int qk_lake_resolve(qk_lake_ctx *ctx, const char *sql, char **sql_out, qk_err *err);
 
-/* qk_lake_resolve + qk_engine_query + qk_lake_ctx_free: what the CLI and the server call for
- * SQL that mentions "s3://". Same contract as qk_engine_query. */
+/*
+ * What the CLI and the server call for every statement; same contract as qk_engine_query.
+ * SQL with "s3://" and SHOW / DESCRIBE / SUMMARIZE statements are resolved first (paths and
+ * table names). Anything else runs as it is, and only when DuckDB answers "Table with name X
+ * does not exist" are the lake's table names bound and the statement run again, so a query
+ * without lake names costs nothing extra and DuckDB's own catalog always wins.
+ */
 int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
                   qk_err *err);
 

@@ -123,7 +123,7 @@ static int client_gone(void *ud)
 static int run(qk_server *s, qk_req_ctx *c, const char *sql, int64_t limit, qk_result **out,
                qk_err *err)
 {
-    qk_query_opts o = {limit, s->cfg.timeout_ms, client_gone, c};
+    qk_query_opts o = {limit, s->cfg.timeout_ms, client_gone, c, false};
     int rc;
     if (!qk_metrics_enter(&s->metrics, s->cfg.max_concurrency))
         return qk_errtf(err, QK_EBUSY, "TooManyRequests",

@@ -48,7 +48,7 @@ static int teardown(void **state)
 /* Run sql with a limit; return rc, fill err. */
 static int run(const char *sql, int64_t limit, qk_result **r, qk_err *err)
 {
-    qk_query_opts o = {limit, 0, NULL, NULL};
+    qk_query_opts o = {limit, 0, NULL, NULL, false};
     qk_err_clear(err);
     return qk_engine_query(eng, sql, &o, r, err);
 }
@@ -253,7 +253,7 @@ static void test_timeout_interrupts_query(void **state)
 {
     qk_result *r = NULL;
     qk_err err = {0};
-    qk_query_opts o = {10, 200, NULL, NULL};
+    qk_query_opts o = {10, 200, NULL, NULL, false};
     (void)state;
     int64_t t0 = qk_now_ms();
     int rc = qk_engine_query(eng, "SELECT count(*) FROM range(100000000) a, range(1000) b", &o, &r,
@@ -280,7 +280,7 @@ static void test_cancel_callback_interrupts_query(void **state)
     qk_result *r = NULL;
     qk_err err = {0};
     int calls = 0;
-    qk_query_opts o = {10, 0, cancel_after_calls, &calls};
+    qk_query_opts o = {10, 0, cancel_after_calls, &calls, false};
     (void)state;
     assert_int_equal(qk_engine_query(eng, "SELECT count(*) FROM range(100000000) a, range(1000) b",
                                      &o, &r, &err),
@@ -292,9 +292,9 @@ static void test_timeout_interrupts_unwrapped_statements(void **state)
 {
     qk_result *r = NULL;
     qk_err err = {0};
-    qk_query_opts o = {10, 200, NULL, NULL};
+    qk_query_opts o = {10, 200, NULL, NULL, false};
     int calls = 0;
-    qk_query_opts c = {10, 0, cancel_after_calls, &calls};
+    qk_query_opts c = {10, 0, cancel_after_calls, &calls, false};
     (void)state;
     /* CREATE ... AS and COPY are not wrapped in a LIMIT: they run as prepared statements. */
     assert_int_equal(qk_engine_query(eng, "CREATE TEMP TABLE slow AS SELECT count(*) AS n "

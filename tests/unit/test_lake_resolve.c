@@ -103,7 +103,7 @@ static void ctx_init(qk_lake_ctx *c)
 static int64_t run_scalar(const char *sql, int *rc, qk_err *err)
 {
     qk_lake_ctx c;
-    qk_query_opts o = {10, 0, NULL, NULL};
+    qk_query_opts o = {10, 0, NULL, NULL, false};
     qk_result *r = NULL;
     char *local = NULL;
     int64_t v = -1;
@@ -281,7 +281,7 @@ static void same_with_fetches(const char *q, size_t fetched)
     char s3[2048], loc[2048], root[512];
     const char *at = strstr(q, "@ROOT@");
     qk_lake_ctx c;
-    qk_query_opts o = {10, 0, NULL, NULL};
+    qk_query_opts o = {10, 0, NULL, NULL, false};
     qk_result *r = NULL;
     char *local = NULL;
     qk_err err = {0};

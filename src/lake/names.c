@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * names.c: lake table names in a query's AST (lake_int.h; docs/tables.md).
+ *
+ * Every BASE_TABLE reference that is not a CTE, a DuckDB system schema or a path is looked up
+ * in the lake's catalog (catalog.h); a table found there replaces the reference with the table
+ * function that reads it (read_parquet(..., hive_partitioning = ...)), keeping the reference's
+ * alias (or its name as the alias, so `trips.col` still binds), column aliases and TABLESAMPLE.
+ * A name the lake does not have is left alone for DuckDB to report. SHOW TABLES and SHOW ALL
+ * TABLES become a VALUES list of the lake's tables. The replacement nodes are made by DuckDB
+ * itself: the SQL text of the table function is parsed with json_serialize_sql and its FROM
+ * node spliced in, so no node is written by hand.
+ */
+#include "lake/catalog.h"
+#include "lake/lake_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct names_state {
+    duckdb_connection con;
+    const char *mark;
+    qk_store *lake;
+    qk_lake_catalog scan;
+    json_t *ctes; /* array of CTE names in the query */
+    size_t replaced;
+} names_state;
+
+static const char *jstr(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static void collect_ctes(json_t *j, json_t *out)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        json_t *map = json_object_get(json_object_get(j, "cte_map"), "map");
+        json_array_foreach(map, i, v) {
+            json_t *key = json_object_get(v, "key");
+            if (json_is_string(key)) json_array_append(out, key);
+        }
+        json_object_foreach(j, k, v) collect_ctes(v, out);
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v) collect_ctes(v, out);
+    }
+}
+
+static bool is_cte(const names_state *ns, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(ns->ctes, i, v) {
+        if (!strcasecmp(json_string_value(v), name)) return true;
+    }
+    return false;
+}
+
+static int add_ident(qk_buf *b, const char *s)
+{
+    int rc = qk_buf_addc(b, '"');
+    for (; *s && !rc; s++)
+        rc = *s == '"' ? qk_buf_adds(b, "\"\"") : qk_buf_addc(b, *s);
+    return rc ? rc : qk_buf_addc(b, '"');
+}
+
+/* Parse "SELECT * FROM <from>" and put its FROM node in place of node's contents. */
+static int splice_from(names_state *ns, json_t *node, const char *sql, qk_err *err)
+{
+    json_t *j = NULL, *from;
+    int rc = qk_lake_parse(ns->con, sql, ns->mark, &j, err);
+    if (rc) return rc;
+    from = json_object_get(json_object_get(json_array_get(json_object_get(j, "statements"), 0),
+                                           "node"),
+                           "from_table");
+    if (!json_is_object(from)) {
+        json_decref(j);
+        return qk_errf(err, QK_EINTERNAL, "cannot build the table reference");
+    }
+    json_object_clear(node);
+    rc = json_object_update(node, from) ? qk_errf(err, QK_ENOMEM, "out of memory") : 0;
+    json_decref(j);
+    return rc;
+}
+
+static int bind_table(names_state *ns, json_t *node, qk_err *err)
+{
+    const char *cat = jstr(node, "catalog_name"), *sch = jstr(node, "schema_name"),
+               *tab = jstr(node, "table_name"), *alias = jstr(node, "alias");
+    const char *parts[3];
+    size_t np = 0;
+    qk_lake_table t;
+    qk_buf sql;
+    json_t *sample, *cols;
+    qk_err e;
+    int rc;
+    if (!*tab || strchr(tab, '/') || qk_str_startswith(tab, "s3://")) return 0;
+    if (!*cat && !*sch && is_cte(ns, tab)) return 0;
+    if (!strcasecmp(sch, "information_schema") || !strcasecmp(sch, "pg_catalog") ||
+        !strcasecmp(cat, "system") || !strcasecmp(cat, "temp"))
+        return 0;
+    if (*cat) parts[np++] = cat;
+    if (*sch) parts[np++] = sch;
+    parts[np++] = tab;
+    qk_err_clear(&e);
+    rc = qk_lake_catalog_lookup(ns->lake, parts, np, &ns->scan, &t, &e);
+    if (rc == QK_ENOTFOUND) return 0; /* not the lake's: DuckDB reports it */
+    if (rc) {
+        *err = e;
+        return rc;
+    }
+    if (!json_is_null(json_object_get(node, "at_clause")) && json_object_get(node, "at_clause")) {
+        rc = qk_errtf(err, QK_EUNSUPPORTED, "NotImplementedException",
+                      "AT (VERSION => ...) and AT (TIMESTAMP => ...) need a Delta table; %s is a "
+                      "%s %s table",
+                      t.name, qk_table_kind_name(t.kind), qk_table_format_name(t.format));
+        qk_lake_table_free(&t);
+        return rc;
+    }
+    qk_buf_init(&sql, (size_t)1 << 28);
+    if (qk_buf_adds(&sql, "SELECT * FROM ")) rc = qk_errf(err, QK_ENOMEM, "out of memory");
+    else rc = qk_lake_table_sql(&t, qk_store_uri(ns->lake), &sql, err);
+    if (!rc && (qk_buf_adds(&sql, " AS ") || add_ident(&sql, *alias ? alias : tab)))
+        rc = qk_errf(err, QK_ETOOBIG, "table %s: query text too long", t.name);
+    qk_lake_table_free(&t);
+    if (rc) {
+        qk_buf_free(&sql);
+        return rc;
+    }
+    sample = json_incref(json_object_get(node, "sample"));
+    cols = json_incref(json_object_get(node, "column_name_alias"));
+    rc = splice_from(ns, node, qk_buf_cstr(&sql), err);
+    if (!rc && sample) json_object_set(node, "sample", sample);
+    if (!rc && cols) json_object_set(node, "column_name_alias", cols);
+    json_decref(sample);
+    json_decref(cols);
+    qk_buf_free(&sql);
+    if (!rc) ns->replaced++;
+    return rc;
+}
+
+/* SHOW TABLES -> (VALUES (name), ...); SHOW ALL TABLES adds what the catalog knows. */
+static int bind_show(names_state *ns, json_t *node, bool all, qk_err *err)
+{
+    qk_buf sql;
+    int rc;
+    if (!ns->scan.scanned && (rc = qk_lake_catalog_scan(ns->lake, &ns->scan, err))) return rc;
+    qk_buf_init(&sql, (size_t)1 << 28);
+    rc = qk_buf_adds(&sql, "SELECT * FROM ");
+    if (ns->scan.n == 0) {
+        rc = rc ? rc
+                : qk_buf_adds(&sql, all ? "(SELECT NULL::VARCHAR AS name, NULL::VARCHAR AS kind, "
+                                          "NULL::VARCHAR AS format, NULL::BIGINT AS files, "
+                                          "NULL::BIGINT AS bytes, NULL::BIGINT AS partitions, "
+                                          "NULL::VARCHAR[] AS partition_columns, "
+                                          "NULL::VARCHAR AS location LIMIT 0)"
+                                        : "(SELECT NULL::VARCHAR AS name LIMIT 0)");
+    } else {
+        rc = rc ? rc : qk_buf_adds(&sql, "(VALUES ");
+        for (size_t i = 0; i < ns->scan.n && !rc; i++) {
+            const qk_lake_table *t = &ns->scan.tables[i];
+            if (i) rc = qk_buf_addc(&sql, ',');
+            if (!rc) rc = qk_buf_addc(&sql, '(');
+            if (!rc) rc = qk_sql_add_literal(&sql, t->name);
+            if (!rc && all) {
+                rc = qk_buf_printf(&sql, ",'%s','%s',%llu::BIGINT,%llu::BIGINT,%llu::BIGINT,[",
+                                   qk_table_kind_name(t->kind), qk_table_format_name(t->format),
+                                   (unsigned long long)t->nfiles, (unsigned long long)t->bytes,
+                                   (unsigned long long)t->partitions);
+                for (size_t c = 0; c < t->npart_cols && !rc; c++) {
+                    if (c) rc = qk_buf_addc(&sql, ',');
+                    if (!rc) rc = qk_sql_add_literal(&sql, t->part_cols[c]);
+                }
+                if (!rc) rc = qk_buf_adds(&sql, "]::VARCHAR[],");
+                if (!rc) {
+                    qk_buf loc;
+                    qk_buf_init(&loc, 3 * QK_STORE_KEY_MAX);
+                    rc = qk_buf_printf(&loc, "%s/%s", qk_store_uri(ns->lake), t->path);
+                    if (!rc) rc = qk_sql_add_literal(&sql, qk_buf_cstr(&loc));
+                    qk_buf_free(&loc);
+                }
+            }
+            if (!rc) rc = qk_buf_addc(&sql, ')');
+        }
+        if (!rc)
+            rc = qk_buf_adds(&sql, all ? ") AS lake_tables(name, kind, format, files, bytes, "
+                                         "partitions, partition_columns, location)"
+                                       : ") AS lake_tables(name)");
+    }
+    if (rc) rc = qk_errf(err, rc, "SHOW TABLES: too many tables");
+    else rc = splice_from(ns, node, qk_buf_cstr(&sql), err);
+    qk_buf_free(&sql);
+    if (!rc) ns->replaced++;
+    return rc;
+}
+
+static int walk(names_state *ns, json_t *j, qk_err *err)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    int rc;
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v) {
+            if ((rc = walk(ns, v, err))) return rc;
+        }
+        return 0;
+    }
+    if (!json_is_object(j)) return 0;
+    if (!strcmp(jstr(j, "type"), "BASE_TABLE")) return bind_table(ns, j, err);
+    if (!strcmp(jstr(j, "type"), "SHOW_REF") && json_is_null(json_object_get(j, "query"))) {
+        const char *t = jstr(j, "table_name");
+        if (!strcmp(t, "\"tables\"")) return bind_show(ns, j, false, err);
+        if (!strcmp(t, "__show_tables_expanded")) return bind_show(ns, j, true, err);
+    }
+    json_object_foreach(j, k, v) {
+        if ((rc = walk(ns, v, err))) return rc;
+    }
+    return 0;
+}
+
+int qk_lake_bind_names(duckdb_connection con, json_t *ast, const char *mark, qk_store *lake,
+                       size_t *replaced, qk_err *err)
+{
+    names_state ns;
+    int rc;
+    memset(&ns, 0, sizeof ns);
+    ns.con = con;
+    ns.mark = mark;
+    ns.lake = lake;
+    ns.ctes = json_array();
+    if (!ns.ctes) return qk_errf(err, QK_ENOMEM, "out of memory");
+    collect_ctes(ast, ns.ctes);
+    rc = walk(&ns, ast, err);
+    *replaced = ns.replaced;
+    json_decref(ns.ctes);
+    qk_lake_catalog_free(&ns.scan);
+    return rc;
+}

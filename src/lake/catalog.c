@@ -79,7 +79,7 @@ static int data_format(const char *name, const char **ext)
         qk_table_format f;
     } exts[] = {{".parquet", QK_FORMAT_PARQUET}, {".parq", QK_FORMAT_PARQUET},
                 {".csv", QK_FORMAT_CSV},         {".tsv", QK_FORMAT_CSV},
-                {".txt", QK_FORMAT_CSV},         {".json", QK_FORMAT_JSON},
+                {".json", QK_FORMAT_JSON},
                 {".jsonl", QK_FORMAT_JSON},      {".ndjson", QK_FORMAT_JSON}};
     const char *base = strrchr(name, '/');
     size_t n;
@@ -512,9 +512,7 @@ static int lookup_scan(qk_store *lake, const char *p, bool single, qk_lake_catal
         rc = qk_errf(err, QK_EINVAL, "ambiguous table name %s: it could be %s", display,
                      qk_buf_cstr(&names));
     else
-        rc = qk_errtf(err, QK_ENOTFOUND, "CatalogException",
-                      "Table with name %s does not exist in the lake%s", display,
-                      c.n ? "" : " (the lake has no tables)");
+        rc = QK_ENOTFOUND; /* err keeps what the exact path said */
     qk_buf_free(&names);
     qk_lake_catalog_free(&own);
     return rc;
@@ -524,6 +522,7 @@ int qk_lake_catalog_lookup(qk_store *lake, const char *const *parts, size_t n,
                            qk_lake_catalog *scan, qk_lake_table *out, qk_err *err)
 {
     qk_buf p, disp;
+    qk_err first;
     char *lower;
     int rc;
     memset(out, 0, sizeof *out);
@@ -546,6 +545,7 @@ int qk_lake_catalog_lookup(qk_store *lake, const char *const *parts, size_t n,
     }
     rc = lookup_path(lake, qk_buf_cstr(&p), out, err);
     if (rc != QK_ENOTFOUND) goto out;
+    first = *err;
     lower = qk_xstrdup(qk_buf_cstr(&p));
     for (char *c = lower; *c; c++)
         *c = (char)tolower((unsigned char)*c);
@@ -553,6 +553,7 @@ int qk_lake_catalog_lookup(qk_store *lake, const char *const *parts, size_t n,
     free(lower);
     if (rc != QK_ENOTFOUND) goto out;
     rc = lookup_scan(lake, qk_buf_cstr(&p), n == 1, scan, out, qk_buf_cstr(&disp), err);
+    if (rc == QK_ENOTFOUND) *err = first;
 out:
     qk_buf_free(&p);
     qk_buf_free(&disp);

@@ -17,7 +17,7 @@
  *   - it holds data files of one format and no subfolders: a "folder of files" table. In a
  *     listing (SHOW TABLES) a folder with a single file lists that file as a file table instead.
  * Otherwise a folder is a zone: its data files are file tables and its subfolders are looked at
- * the same way. Data files end in .parquet or .parq, .csv, .tsv or .txt, .json, .jsonl or .ndjson
+ * the same way. Data files end in .parquet or .parq, .csv or .tsv, .json, .jsonl or .ndjson
  * (optionally .gz or .zst); other files are ignored. A path segment that starts with '_' or '.'
  * is never part of a table name (quack's own _quack/, Spark's _SUCCESS, temp files).
  *

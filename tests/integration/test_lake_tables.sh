@@ -181,5 +181,28 @@ same "S3 lake: DESCRIBE" "DESCRIBE partitioned" "DESCRIBE SELECT * FROM $PART" "
 "$Q" query --lake "$S" -F csv >"$QK_TMP/out" 2>"$QK_TMP/err"
 qk_eq "S3 lake: the seed's default query" "$(tail -1 "$QK_TMP/out" | tr -d '\r')" 20000
 fails "S3 lake: unknown table" "SELECT * FROM nosuch" "does not exist" "$S"
+
+# ---- --timeout holds while objects are being fetched: every response through the proxy is
+# held 1.5 s, the query has 1 s; it fails with the timeout (not a result, not a hang) and
+# leaves no partial file in the cache.
+FP="$QUACK_BUILD/faultproxy"
+"$FP" --listen 127.0.0.1:0 --upstream "${AWS_ENDPOINT_URL#http://}" --port-file "$QK_TMP/fp.port" \
+  --delay-ms 1500 --delay-rate 1 2>"$QK_TMP/fp.log" &
+FP_PID=$!
+for _ in $(seq 100); do [ -s "$QK_TMP/fp.port" ] && break; sleep 0.1; done
+export XDG_CACHE_HOME=$QK_TMP/xdg-slow
+t0=$(date +%s%N)
+AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$QK_TMP/fp.port") "$Q" query --lake "$S" --timeout 1 \
+  "SELECT count(*) FROM partitioned" >"$QK_TMP/out" 2>"$QK_TMP/err"
+rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ $rc = 1 ] && grep -q "exceeded the timeout of 1000 ms" "$QK_TMP/err"; then
+  qk_ok "timeout while fetching from S3 (${ms} ms)"
+else
+  qk_not_ok "timeout while fetching from S3" "exit $rc after ${ms} ms: $(head -c 300 "$QK_TMP/err")"
+fi
+partial=$(find "$XDG_CACHE_HOME" -type f \( -name '*.tmp*' -o -name '.*' \) 2>/dev/null | wc -l)
+qk_eq "no partial files in the cache after the timeout" "$partial" 0
+kill "$FP_PID" 2>/dev/null; wait "$FP_PID" 2>/dev/null
 fails "S3 lake: bad root" "SELECT 1" "want s3://bucket" "s3:///x"
 qk_done

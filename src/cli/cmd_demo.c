@@ -5,7 +5,7 @@
  * object with --json) on stdout. All the work is in the lake module; this file only talks to
  * the terminal. With --lake s3://bucket/prefix the lake is generated into a local temp dir and
  * every file is uploaded with the store under the same key (put_file: multipart with parallel
- * parts); the bucket must exist. docs/demo.md is the user's page.
+ * parts); a missing bucket is created first. docs/demo.md is the user's page.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -39,7 +39,7 @@ const char qk_help_demo[] =
                                    "  --lake DIR     lake root (default: $QUACK_LAKE, else "
                                    "./lake); created if missing\n"
                                    "                 or s3://bucket/prefix: generated locally, "
-                                   "then uploaded\n                 (the bucket must exist)\n"
+                                   "then uploaded\n                 (the bucket is created if missing)\n"
                                    "  --rows N       rows to generate, 1.." STR(QK_DEMO_MAX_ROWS) " (default " STR(
                                        QK_DEMO_DEFAULT_ROWS) ", the real month)\n"
                                                              "  --seed S       integer seed "
@@ -275,18 +275,16 @@ static int parse_args(int argc, char **argv, demo_args *a)
 
 /* ---- --lake s3://bucket/prefix --------------------------------------------------------- */
 
-/* Fail early, with a hint, when the bucket is missing (the store cannot create buckets). */
-static int check_bucket(qk_store *s, const char *uri, qk_err *err)
+/* Create the bucket when it is missing (like the seed's setup script). */
+static int ensure_bucket(qk_store *s, const char *uri, bool quiet, qk_err *err)
 {
     qk_list_req req = {.max_keys = 1};
     qk_list_page page;
-    char msg[QK_ERR_MSG_MAX];
     int rc = qk_store_list(s, &req, &page, err);
     qk_list_page_free(&page);
-    if (rc && strstr(err->msg, "NoSuchBucket")) {
-        qk_strlcpy(msg, err->msg, sizeof msg);
-        qk_errf(err, rc, "%s; create the bucket first (e.g. aws s3 mb s3://BUCKET) for %s", msg,
-                uri);
+    if (rc && !strcmp(err->type, "NoSuchBucket")) {
+        if (!quiet) fprintf(stderr, "quack demo: creating the bucket of %s\n", uri);
+        rc = qk_store_create_root(s, err);
     }
     return rc;
 }
@@ -315,7 +313,7 @@ static int demo_s3(demo_args *a, qk_demo_stats *st, qk_err *err)
     qk_store *dst = NULL, *src = NULL;
     upload_state u = {0};
     int rc = qk_store_open(uri, &dst, err);
-    if (!rc) rc = check_bucket(dst, uri, err);
+    if (!rc) rc = ensure_bucket(dst, uri, a->quiet, err);
     if (rc) goto out;
     snprintf(tmp, sizeof tmp, "%s/quack-demo-XXXXXX", qk_env_str("TMPDIR", "/tmp"));
     if (!mkdtemp(tmp)) {

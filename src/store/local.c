@@ -424,6 +424,11 @@ out:
     return rc;
 }
 
+static int local_create_root(qk_store *s, qk_err *err)
+{
+    return qk_mkdirs(s->uri, err);
+}
+
 static int local_copy(qk_store *s, const char *src, const char *dst, qk_err *err)
 {
     char *spath = NULL, *dpath = NULL;
@@ -744,6 +749,7 @@ static const qk_store_ops local_ops = {
     .delete_key = local_delete,
     .delete_many = local_delete_many,
     .copy = local_copy,
+    .create_root = local_create_root,
     .destroy = local_destroy,
 };
 

@@ -1114,6 +1114,39 @@ out:
     return rc;
 }
 
+/* ---- buckets ----------------------------------------------------------------------------- */
+
+static int s3_create_bucket(qk_store *s, qk_err *err)
+{
+    s3_store *st = s3_of(s);
+    qk_buf body;
+    s3_req r;
+    int rc = 0;
+    qk_buf_init(&body, 4096);
+    req_init(&r, "PUT", NULL);
+    /* us-east-1 is the default location and must not be named (S3 answers
+     * InvalidLocationConstraint) */
+    if (strcmp(st->cfg.region, "us-east-1") != 0 &&
+        qk_buf_printf(&body,
+                      "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                      "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
+                      st->cfg.region))
+        rc = qk_errf(err, QK_EINVAL, "S3 create bucket %s: region name too long", st->bucket);
+    if (!rc) {
+        r.body = body.len ? body.data : "";
+        r.body_len = body.len;
+        rc = perform(st, &r, err);
+        if (rc && !strcmp(r.code, "BucketAlreadyOwnedByYou")) rc = 0;
+        else if (rc && !strcmp(r.code, "BucketAlreadyExists"))
+            rc = qk_errtf(err, QK_EEXIST, "BucketAlreadyExists",
+                          "S3 BucketAlreadyExists: bucket %s belongs to another account",
+                          st->bucket);
+    }
+    req_free(&r);
+    qk_buf_free(&body);
+    return rc;
+}
+
 /* ---- list -------------------------------------------------------------------------------- */
 
 static int s3_list(qk_store *s, const qk_list_req *req, qk_list_page *page, qk_err *err)
@@ -1208,7 +1241,7 @@ static void s3_destroy(qk_store *s)
 static const qk_store_ops s3_ops = {
     "s3",           NULL,    s3_list,     s3_head,          s3_get,
     s3_get_file,    s3_put,  s3_put_file, s3_put_if_absent, s3_delete,
-    s3_delete_many, s3_copy, s3_destroy,
+    s3_delete_many, s3_copy, s3_create_bucket, s3_destroy,
 };
 
 /* An integer setting from the environment, or dflt when unset. */

@@ -285,3 +285,10 @@ int qk_store_copy(qk_store *s, const char *src, const char *dst, qk_err *err)
         return rc;
     return s->ops->copy(s, src, dst, err);
 }
+
+int qk_store_create_root(qk_store *s, qk_err *err)
+{
+    int rc;
+    if ((rc = check_store(s, "create", err))) return rc;
+    return s->ops->create_root(s, err);
+}

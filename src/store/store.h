@@ -127,4 +127,11 @@ int qk_store_delete_many(qk_store *s, const char *const *keys, size_t n, qk_err 
  * missing src. */
 int qk_store_copy(qk_store *s, const char *src, const char *dst, qk_err *err);
 
+/* ---- roots ------------------------------------------------------------------------------- */
+
+/* Make sure the store's root exists: S3 creates the bucket (in the configured region) unless
+ * this account already has it; local creates the directory. QK_EEXIST when the bucket name
+ * belongs to another account. */
+int qk_store_create_root(qk_store *s, qk_err *err);
+
 #endif

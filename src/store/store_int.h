@@ -31,6 +31,7 @@ typedef struct qk_store_ops {
     int (*delete_key)(qk_store *s, const char *key, qk_err *err);
     int (*delete_many)(qk_store *s, const char *const *keys, size_t n, qk_err *err);
     int (*copy)(qk_store *s, const char *src, const char *dst, qk_err *err);
+    int (*create_root)(qk_store *s, qk_err *err);
     void (*destroy)(qk_store *s); /* frees the backend's state, s->uri and s itself */
 } qk_store_ops;
 

@@ -111,8 +111,12 @@ qk_eq "unknown bucket exits 1" "$(err "$Q" lake ls "s3://qk-no-such-bucket-$$/x"
 qk_check "  NoSuchBucket in the message" grep -q "NoSuchBucket" "$QK_TMP/err"
 
 # ---- demo --lake s3://
-qk_eq "demo to a missing bucket exits 1" "$(err "$Q" demo --lake "s3://qk-no-such-bucket-$$/demo" --rows 100 --quiet)" 1
-qk_check "  says how to create it" grep -q "NoSuchBucket.*create the bucket first" "$QK_TMP/err"
+NB=qk-new-bucket-$$
+qk_eq "demo to a missing bucket creates it" "$(err "$Q" demo --lake "s3://$NB/demo" --rows 100)" 0
+qk_check "  and says so" grep -q "creating the bucket of s3://$NB/demo" "$QK_TMP/err"
+qk_check "  the bucket holds the demo" test "$("$Q" lake ls "s3://$NB/demo/dataset" --recursive | wc -l)" = 1
+qk_eq "demo to a bucket name S3 refuses exits 1" "$(err "$Q" demo --lake "s3://Bad_Bucket_$$/demo" --rows 100 --quiet)" 1
+qk_check "  with S3's error" grep -Eq "InvalidBucketName|NoSuchBucket|HTTP 400" "$QK_TMP/err"
 qk_eq "demo --lake s3:// exits 0" "$(err "$Q" demo --lake "s3://$B/demo" --rows 20000 --quiet)" 0
 qk_check "  stats name the S3 lake" grep -q "^lake *s3://$B/demo" "$QK_TMP/out"
 "$Q" lake ls "s3://$B/demo" --recursive >"$QK_TMP/dls"

@@ -19,6 +19,7 @@
  *    AST back to SQL; a failure there is an error, never a different query.
  */
 #include "lake/resolve.h"
+#include "lake/copy.h"
 #include "lake/lake_int.h"
 
 #include <ctype.h>
@@ -813,6 +814,7 @@ static int resolve_and_run(qk_engine *e, const char *sql, bool names, const qk_q
 int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
                   qk_err *err)
 {
+    if (qk_lake_is_copy_to_s3(sql)) return qk_lake_copy(e, sql, o, out, err);
     qk_lake_ctx c;
     qk_err first;
     qk_query_opts probe;

@@ -21,6 +21,7 @@
  *    nothing). The staging directory is removed in every case.
  */
 #include "lake/copy.h"
+#include "lake/lake_int.h"
 #include "lake/resolve.h"
 
 #include <dirent.h>
@@ -350,20 +351,6 @@ bool qk_lake_is_copy_to_s3(const char *sql)
 
 /* ---- the target --------------------------------------------------------------------------- */
 
-/* A key usable as a path: no empty, "." or ".." segments (like resolve.c's). */
-static bool key_is_path(const char *key)
-{
-    const char *s = key;
-    if (!*key) return false;
-    for (;;) {
-        const char *e = strchr(s, '/');
-        size_t l = e ? (size_t)(e - s) : strlen(s);
-        if (l == 0 || (l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.'))
-            return false;
-        if (!e) return true;
-        s = e + 1;
-    }
-}
 
 /* The value of a plain 'literal' (quotes included in [s, s+len)), '' undoubled. */
 static char *literal_value(const char *s, size_t len)
@@ -418,7 +405,7 @@ static int parse_target(copy_job *j, const char *sql, qk_err *err)
     j->key = qk_xstrdup(slash + 1);
     kl = strlen(j->key);
     if (j->st.dir_output && kl > 1 && j->key[kl - 1] == '/') j->key[--kl] = 0;
-    if (!key_is_path(j->key) || kl > QK_STORE_KEY_MAX)
+    if (!qk_lake_key_is_path(j->key) || kl > QK_STORE_KEY_MAX)
         return qk_errtf(err, QK_EINVAL, "InvalidInputException",
                         "COPY target %.200s is not an object path: the key is empty, too long or "
                         "has an empty, '.' or '..' segment",
@@ -635,7 +622,7 @@ static int output_files(const copy_job *j, str_list *files, qk_err *err)
     if (rc) return rc;
     qsort(files->v, files->n, sizeof *files->v, str_cmp);
     for (size_t i = 0; i < files->n; i++)
-        if (!key_is_path(files->v[i]) ||
+        if (!qk_lake_key_is_path(files->v[i]) ||
             strlen(j->key) + 1 + strlen(files->v[i]) > QK_STORE_KEY_MAX)
             return qk_errtf(err, QK_EINVAL, "InvalidInputException",
                             "COPY output %.100s/%.100s cannot be an object key", j->uri,

@@ -38,6 +38,9 @@ size_t qk_lake_prune(duckdb_connection con, json_t *ast, const char *mark, const
 int qk_lake_bind_names(duckdb_connection con, json_t *ast, const char *mark, qk_store *lake,
                        size_t *replaced, qk_err *err);
 
+/* Is key usable as a relative path: not empty, no empty, "." or ".." segments? (resolve.c) */
+bool qk_lake_key_is_path(const char *key);
+
 /* Does key match the glob pattern (DuckDB's rules: '*' and '?' stay inside a '/'-separated
  * segment, "**" spans segments)? resolve.c. */
 bool qk_lake_glob_match(const char *pattern, const char *key);

@@ -114,8 +114,8 @@ bool qk_lake_glob_match(const char *pattern, const char *key)
 
 /* ---- URIs and keys ------------------------------------------------------------------------ */
 
-/* A key (or glob) usable as a path under the view dir: no empty, "." or ".." segments. */
-static bool key_is_path(const char *key)
+/* A key (or glob) usable as a relative path: not empty, no empty, "." or ".." segments. */
+bool qk_lake_key_is_path(const char *key)
 {
     const char *s = key;
     if (!*key) return false;
@@ -171,7 +171,7 @@ static int add_ref(resolve_state *rs, const char *uri, qk_err *err)
         if (!strcmp(rs->refs[i].uri, uri)) return 0;
     if (!slash || slash == b || (size_t)(slash - b) >= sizeof bucket || !slash[1])
         return qk_errf(err, QK_EINVAL, "not an object path: %.200s (want s3://bucket/key)", uri);
-    if (!key_is_path(slash + 1) || strlen(slash + 1) > QK_STORE_KEY_MAX)
+    if (!qk_lake_key_is_path(slash + 1) || strlen(slash + 1) > QK_STORE_KEY_MAX)
         return qk_errf(err, QK_EUNSUPPORTED, "cannot read %.200s: empty, '.' or '..' in the key",
                        uri);
     memcpy(bucket, b, (size_t)(slash - b));
@@ -437,7 +437,7 @@ static int glob_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err
     (void)cp;
     if (!obj || qk_str_endswith(obj->key, "/") || !qk_lake_glob_match(g->ref->key, obj->key))
         return 0;
-    if (!key_is_path(obj->key))
+    if (!qk_lake_key_is_path(obj->key))
         return qk_errf(err, QK_EUNSUPPORTED, "cannot read s3://%s/%.200s: empty, '.' or '..' in "
                        "the key", g->rs->stores[g->ref->store].bucket, obj->key);
     g->matched++;

@@ -39,7 +39,8 @@ const char qk_help_demo[] =
                                    "  --lake DIR     lake root (default: $QUACK_LAKE, else "
                                    "./lake); created if missing\n"
                                    "                 or s3://bucket/prefix: generated locally, "
-                                   "then uploaded\n                 (the bucket is created if missing)\n"
+                                   "then uploaded\n                 (the bucket is created if "
+                                   "missing)\n"
                                    "  --rows N       rows to generate, 1.." STR(QK_DEMO_MAX_ROWS) " (default " STR(
                                        QK_DEMO_DEFAULT_ROWS) ", the real month)\n"
                                                              "  --seed S       integer seed "

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_lake.c: `quack lake ls|put|get|rm|sync`: list, copy and remove the objects of a lake, local
- * or on S3. Every side of a transfer is a store (src/store/store.h): a local dir or
- * s3://bucket/prefix, so one copy routine serves every direction: a local source is uploaded
- * with put_file (multipart with parallel parts on S3), a local destination is written with
- * get_file (atomic), S3 to S3 goes through a temp file. Files move 4 at a time with a progress
- * bar on stderr (progress.h). sync compares listings (rule in docs/lake-cli.md) and transfers
- * only what differs. docs/lake-cli.md is the user's page.
+ * cmd_lake.c: `quack lake ls|put|get|rm|sync`: list a lake's tables or objects, copy and remove
+ * its objects, local or on S3. Every side of a transfer is a store (src/store/store.h): a local
+ * dir or s3://bucket/prefix, so one copy routine serves every direction: a local source is
+ * uploaded with put_file (multipart with parallel parts on S3), a local destination is written
+ * with get_file (atomic), S3 to S3 goes through a temp file. Files move 4 at a time with a
+ * progress bar on stderr (progress.h). sync compares listings (rule in docs/lake-cli.md) and
+ * transfers only what differs. `ls` lists the catalog's tables (src/lake/catalog.h) with their
+ * schemas (src/lake/schema.h: on S3 a footer or a sample per table, never whole files) when
+ * given no argument or a table name, and objects when given a URI or path.
+ * docs/lake-cli.md is the user's page.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -17,17 +20,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "engine/engine.h"
+#include "lake/catalog.h"
+#include "lake/schema.h"
 #include "store/store.h"
 
 #define LAKE_PARALLEL 4
 
 #define HELP_LS                                                                                    \
-    "Usage: quack lake ls [URI|PATH] [--recursive] [--json]\n"                                     \
-    "  List objects under a lake root (default: $QUACK_LAKE, else ./lake). One level by\n"         \
+    "Usage: quack lake ls [NAME | URI|PATH] [--lake URI] [--schema] [--objects] [--recursive]\n"   \
+    "                     [--json]\n"                                                              \
+    "  quack lake ls: the tables of the lake (--lake, else $QUACK_LAKE, else ./lake): name,\n"     \
+    "  kind (file, folder, hive, delta), format, files, bytes and partitions; --schema adds\n"     \
+    "  the columns (one small read per table on S3: a Parquet footer or the first 1 MiB).\n"       \
+    "  quack lake ls NAME: one table (e.g. partitioned, raw.climate, gold.\"my table\") with\n"    \
+    "  its details and its columns and types.\n"                                                   \
+    "  quack lake ls URI|PATH (has \"://\" or '/', or starts with '.' or '~'), or --objects\n"     \
+    "  [URI]: the objects under it (./lake, not lake, lists the directory lake). One level by\n"   \
     "  default: \"PRE name/\" lines for folders, then objects (mtime UTC, size, key);\n"           \
-    "  --recursive lists every key; --json prints one JSON object per line.\n"
+    "  --recursive lists every key (and implies --objects).\n"                                     \
+    "  --json prints one JSON object per line (per table, or per object).\n"
 #define HELP_PUT                                                                                   \
     "Usage: quack lake put LOCAL... DEST [--quiet]\n"                                              \
     "  Upload files and directories (recursively; keys relative to the directory given) to\n"      \
@@ -49,10 +65,14 @@
 const char qk_help_lake[] =
     "Usage: quack lake ls|put|get|rm|sync ARGS [OPTIONS]\n"
     "\n"
-    "List, copy and remove the objects of a lake. A URI is s3://bucket/prefix or a local path.\n"
+    "List the tables of a lake; list, copy and remove its objects. A URI is s3://bucket/prefix\n"
+    "or a local path.\n"
     "\n" HELP_LS HELP_PUT HELP_GET HELP_RM HELP_SYNC "\n"
     "Options:\n"
-    "  --recursive   ls: every key; rm: everything under the URI\n"
+    "  --lake URI    ls: the lake whose tables are listed (default $QUACK_LAKE, else ./lake)\n"
+    "  --schema      ls: add each table's columns to the table listing\n"
+    "  --objects     ls: list objects, not tables\n"
+    "  --recursive   ls: every key (objects); rm: everything under the URI\n"
     "  --json        ls: one JSON object per line\n"
     "  --delete      sync: remove objects at DEST that SRC does not have\n"
     "  --dry-run     sync: print what would be copied and deleted, change nothing\n"
@@ -61,14 +81,16 @@ const char qk_help_lake[] =
     "\n"
     "Progress (bytes, rate, ETA) is redrawn on stderr when it is a terminal; otherwise one\n"
     "summary line is printed at the end. S3 credentials come from AWS_* variables or ~/.aws.\n"
-    "Exit status: 0 done, 1 the store failed (its message is printed), 2 bad arguments.\n"
+    "Exit status: 0 done; 1 the store failed (its message is printed), ls found no table NAME\n"
+    "or could not read a schema; 2 bad arguments.\n"
     "See docs/lake-cli.md.\n";
 
 typedef struct lake_args {
     const char *sub;
     char **pos; /* positional arguments after the subcommand */
     int npos;
-    bool recursive, json, del, dry_run, quiet;
+    const char *lake; /* ls --lake */
+    bool recursive, json, del, dry_run, quiet, schema, objects;
 } lake_args;
 
 /* ---- listings ---------------------------------------------------------------------------- */
@@ -347,9 +369,10 @@ static int ls_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err)
     return entries_add(&st->objs, obj, err);
 }
 
-static int run_ls(const lake_args *a, qk_err *err)
+/* `ls --objects [URI]`, `ls URI|PATH`: the objects under a prefix, one level or all. */
+static int ls_objects(const lake_args *a, qk_err *err)
 {
-    const char *uri = a->npos ? a->pos[0] : qk_cli_lake(NULL);
+    const char *uri = a->npos ? a->pos[0] : qk_cli_lake(a->lake);
     ls_state st = {.a = a};
     qk_store *s = NULL;
     int rc = qk_store_open(uri, &s, err);
@@ -364,6 +387,369 @@ static int run_ls(const lake_args *a, qk_err *err)
     }
     entries_free(&st.objs);
     qk_store_destroy(s);
+    return rc;
+}
+
+/* ---- ls: tables ------------------------------------------------------------------------- */
+
+#define SCHEMA_WIDTH 100 /* bytes of the SCHEMA column of a table listing, at most */
+#define NCOLS 7
+
+typedef enum { LS_TABLES, LS_TABLE, LS_OBJECTS } ls_mode;
+
+/* A positional argument of ls names objects when it looks like a URI or a path. */
+static bool looks_like_path(const char *arg)
+{
+    return strstr(arg, "://") || strchr(arg, '/') || arg[0] == '.' || arg[0] == '~';
+}
+
+static ls_mode ls_mode_of(const lake_args *a)
+{
+    if (a->objects || a->recursive) return LS_OBJECTS;
+    if (a->npos == 0) return LS_TABLES;
+    return looks_like_path(a->pos[0]) ? LS_OBJECTS : LS_TABLE;
+}
+
+/*
+ * Split a table name on '.' outside double quotes: raw.climate, gold."my table" ("" inside
+ * quotes is one '"'). Returns the number of parts (1..3; each a heap string in parts), or 0
+ * when the name is malformed (an empty part, an unterminated quote, more than 3 parts).
+ */
+static int split_name(const char *name, char *parts[3])
+{
+    const char *p = name;
+    int n = 0, bad = 0;
+    while (!bad) {
+        qk_buf b;
+        qk_buf_init(&b, QK_STORE_KEY_MAX);
+        if (*p == '"') {
+            for (p++; *p && !bad; p++) {
+                if (*p == '"' && p[1] != '"') break;
+                if (*p == '"') p++;
+                bad = qk_buf_addc(&b, *p);
+            }
+            bad = bad || *p++ != '"';
+        } else {
+            for (; *p && *p != '.' && *p != '"' && !bad; p++)
+                bad = qk_buf_addc(&b, *p);
+        }
+        bad = bad || b.len == 0 || n == 3 || (*p && *p != '.');
+        if (bad) {
+            qk_buf_free(&b);
+            break;
+        }
+        parts[n++] = qk_buf_detach(&b, NULL);
+        if (!*p++) return n;
+    }
+    while (n > 0)
+        free(parts[--n]);
+    return 0;
+}
+
+/* The lake's store and, opened on first use, the engine that reads schemas. */
+typedef struct lake_ctx {
+    const char *root; /* as given */
+    qk_store *store;
+    qk_engine *engine;
+    bool failed; /* a schema could not be read for a reason other than "unsupported" */
+} lake_ctx;
+
+static int lake_ctx_open(lake_ctx *c, const lake_args *a, qk_err *err)
+{
+    int rc;
+    c->root = qk_cli_lake(a->lake);
+    if ((rc = qk_store_open(c->root, &c->store, err))) return rc;
+    if (is_local(c->store) && !is_dir(qk_store_uri(c->store)))
+        return qk_errf(err, QK_ENOTFOUND, "lake %s is not a directory (give --lake or QUACK_LAKE)",
+                       qk_store_uri(c->store));
+    return 0;
+}
+
+static void lake_ctx_close(lake_ctx *c)
+{
+    qk_engine_close(c->engine);
+    qk_store_destroy(c->store);
+}
+
+/*
+ * t's columns in *cols, or NULL with the reason in *serr (a failure other than "unsupported" is
+ * also reported on stderr and marks c->failed). Opens the engine (sandboxed to the lake, creating
+ * nothing) on first use; only that failing is returned as an error.
+ */
+static int schema_of(lake_ctx *c, const qk_lake_table *t, json_t **cols, qk_err *serr, qk_err *err)
+{
+    *cols = NULL;
+    if (!c->engine && t->format != QK_FORMAT_DELTA && t->format != QK_FORMAT_MIXED) {
+        qk_engine_config cfg;
+        int rc;
+        qk_engine_config_defaults(&cfg);
+        cfg.lake = c->root;
+        if ((rc = qk_engine_open(&cfg, &c->engine, err))) return rc;
+    }
+    if (qk_lake_table_schema(c->engine, c->store, t, cols, serr) && serr->code != QK_EUNSUPPORTED) {
+        fprintf(stderr, "quack lake ls: schema of %s: %s\n", t->name, serr->msg);
+        c->failed = true;
+    }
+    return 0;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static json_t *jstring(const char *s)
+{
+    json_t *j = json_string(s);
+    return j ? j : json_string("(not UTF-8)");
+}
+
+/* "2019-04-30 23:59:59 UTC" or, with iso, "2019-04-30T23:59:59Z"; "-" when unknown. */
+static const char *fmt_time(int64_t ms, bool iso, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    snprintf(out, cap, "-");
+    if (ms > 0 && gmtime_r(&t, &tm))
+        strftime(out, cap, iso ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return out;
+}
+
+/* "30 (date)", "12 (year, month)"; "-" when the table is not partitioned. Caller frees. */
+static char *fmt_partitions(const qk_lake_table *t)
+{
+    qk_buf b;
+    if (t->kind != QK_TABLE_HIVE) return qk_xstrdup("-");
+    qk_buf_init(&b, 1 << 16);
+    qk_buf_printf(&b, "%llu (", (unsigned long long)t->partitions);
+    for (size_t i = 0; i < t->npart_cols; i++)
+        qk_buf_printf(&b, "%s%s", i ? ", " : "", t->part_cols[i]);
+    qk_buf_addc(&b, ')');
+    return qk_buf_detach(&b, NULL);
+}
+
+/* "vendor_id INTEGER, pickup_at TIMESTAMP, ... (19 columns)": whole columns in at most max
+ * bytes; "(unknown)" when unknown. Caller frees. */
+static char *fmt_schema(json_t *cols, size_t max)
+{
+    size_t n = json_array_size(cols);
+    char more[48];
+    qk_buf b;
+    if (!cols) return qk_xstrdup("(unknown)");
+    qk_buf_init(&b, 1 << 20);
+    snprintf(more, sizeof more, ", ... (%zu columns)", n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = json_array_get(cols, i);
+        size_t mark = b.len, room = i + 1 == n ? max : max - strlen(more);
+        qk_buf_printf(&b, "%s%s %s", i ? ", " : "", jstr(c, "name"), jstr(c, "type"));
+        if (b.len > room) {
+            qk_buf_truncate(&b, mark);
+            qk_buf_adds(&b, i ? more : more + 2);
+            break;
+        }
+    }
+    if (b.len == 0) {
+        qk_buf_free(&b);
+        return qk_xstrdup("");
+    }
+    return qk_buf_detach(&b, NULL);
+}
+
+/* One table as JSON (cols borrowed; with_schema: "schema", plus "schema_error" when unknown). */
+static json_t *table_json(const lake_ctx *c, const qk_lake_table *t, bool with_schema, json_t *cols,
+                          const qk_err *serr)
+{
+    json_t *o = json_object(), *pc = json_array();
+    char ts[40], *loc = join(qk_store_uri(c->store), t->path);
+    for (size_t i = 0; i < t->npart_cols; i++)
+        json_array_append_new(pc, jstring(t->part_cols[i]));
+    json_object_set_new(o, "name", jstring(t->name));
+    json_object_set_new(o, "kind", json_string(qk_table_kind_name(t->kind)));
+    json_object_set_new(o, "format", json_string(qk_table_format_name(t->format)));
+    json_object_set_new(o, "path", jstring(t->path));
+    json_object_set_new(o, "location", jstring(loc ? loc : ""));
+    json_object_set_new(o, "files", json_integer((json_int_t)t->nfiles));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)t->bytes));
+    json_object_set_new(o, "partitions", json_integer((json_int_t)t->partitions));
+    json_object_set_new(o, "partition_columns", pc);
+    json_object_set_new(o, "mtime_ms", json_integer(t->mtime_ms));
+    json_object_set_new(o, "modified", json_string(fmt_time(t->mtime_ms, true, ts, sizeof ts)));
+    if (with_schema) {
+        json_object_set(o, "schema", cols ? cols : json_null());
+        if (!cols) json_object_set_new(o, "schema_error", jstring(serr->msg));
+    }
+    free(loc);
+    return o;
+}
+
+/* Print o as one line and release it. */
+static int print_json(json_t *o, qk_err *err)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text) return qk_errf(err, QK_ENOMEM, "out of memory");
+    puts(text);
+    free(text);
+    return 0;
+}
+
+/* Display width of a UTF-8 string (code points). */
+static size_t width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+/* An aligned table: a header, then rows of NCOLS cells (only the first ncols shown);
+ * FILES and BYTES right-aligned, the last column not padded. */
+static void print_rows(char *(*rows)[NCOLS], size_t n, int ncols)
+{
+    static const char *const head[NCOLS] = {"NAME",  "KIND",       "FORMAT", "FILES",
+                                            "BYTES", "PARTITIONS", "SCHEMA"};
+    size_t w[NCOLS];
+    for (int c = 0; c < ncols; c++) {
+        w[c] = width(head[c]);
+        for (size_t r = 0; r < n; r++)
+            if (width(rows[r][c]) > w[c]) w[c] = width(rows[r][c]);
+    }
+    for (size_t r = 0; r <= n; r++) {
+        for (int c = 0; c < ncols; c++) {
+            const char *v = r == 0 ? head[c] : rows[r - 1][c];
+            int pad = (int)(w[c] - width(v));
+            bool right = c == 3 || c == 4, last = c == ncols - 1;
+            printf("%s%*s%s%*s", c ? "  " : "", right ? pad : 0, "", v, right || last ? 0 : pad,
+                   "");
+        }
+        putchar('\n');
+    }
+}
+
+static void row_free(char *row[NCOLS])
+{
+    for (int c = 0; c < NCOLS; c++)
+        free(row[c]);
+}
+
+static void table_row(const qk_lake_table *t, json_t *cols, char *row[NCOLS])
+{
+    char b[64];
+    row[0] = qk_xstrdup(t->name);
+    row[1] = qk_xstrdup(qk_table_kind_name(t->kind));
+    row[2] = qk_xstrdup(qk_table_format_name(t->format));
+    snprintf(b, sizeof b, "%llu", (unsigned long long)t->nfiles);
+    row[3] = qk_xstrdup(b);
+    row[4] = qk_xstrdup(qk_cli_human_bytes(t->bytes, b, sizeof b));
+    row[5] = fmt_partitions(t);
+    row[6] = fmt_schema(cols, SCHEMA_WIDTH);
+}
+
+/* `ls`: every table of the lake, with --schema their columns. */
+static int ls_tables(const lake_args *a, lake_ctx *c, qk_err *err)
+{
+    qk_lake_catalog cat = {0};
+    char *(*rows)[NCOLS] = NULL;
+    int rc = qk_lake_catalog_scan(c->store, &cat, err);
+    if (!rc && cat.n && !(rows = calloc(cat.n, sizeof *rows)))
+        rc = qk_errf(err, QK_ENOMEM, "out of memory");
+    if (!rc && cat.n == 0 && !a->json)
+        fprintf(stderr, "quack lake ls: no tables in %s\n", qk_store_uri(c->store));
+    for (size_t i = 0; !rc && i < cat.n; i++) {
+        const qk_lake_table *t = &cat.tables[i];
+        json_t *cols = NULL;
+        qk_err serr = {0};
+        if (a->schema) rc = schema_of(c, t, &cols, &serr, err);
+        if (!rc && a->json)
+            rc = print_json(table_json(c, t, a->schema, cols, &serr), err);
+        else if (!rc)
+            table_row(t, cols, rows[i]);
+        json_decref(cols);
+    }
+    if (!rc && !a->json && cat.n) print_rows(rows, cat.n, a->schema ? NCOLS : NCOLS - 1);
+    for (size_t i = 0; rows && i < cat.n; i++)
+        row_free(rows[i]);
+    free(rows);
+    qk_lake_catalog_free(&cat);
+    return rc;
+}
+
+static bool is_part_col(const qk_lake_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->npart_cols; i++)
+        if (!strcmp(t->part_cols[i], name)) return true;
+    return false;
+}
+
+static void print_details(const lake_ctx *c, const qk_lake_table *t, json_t *cols,
+                          const qk_err *serr)
+{
+    char h[32], ts[40], *loc = join(qk_store_uri(c->store), t->path), *parts = fmt_partitions(t);
+    size_t i, nw = 0;
+    printf("%-11s %s\n%-11s %s\n%-11s %s\n", "name", t->name, "kind", qk_table_kind_name(t->kind),
+           "format", qk_table_format_name(t->format));
+    printf("%-11s %s\n%-11s %llu\n", "location", loc ? loc : t->path, "files",
+           (unsigned long long)t->nfiles);
+    printf("%-11s %s (%llu bytes)\n", "bytes", qk_cli_human_bytes(t->bytes, h, sizeof h),
+           (unsigned long long)t->bytes);
+    printf("%-11s %s\n%-11s %s\n", "partitions", parts, "modified",
+           fmt_time(t->mtime_ms, false, ts, sizeof ts));
+    free(parts);
+    free(loc);
+    if (!cols) {
+        printf("%-11s unknown (%s)\n", "columns", serr->msg);
+        return;
+    }
+    printf("%-11s %zu\n", "columns", json_array_size(cols));
+    for (i = 0; i < json_array_size(cols); i++)
+        if (width(jstr(json_array_get(cols, i), "name")) > nw)
+            nw = width(jstr(json_array_get(cols, i), "name"));
+    for (i = 0; i < json_array_size(cols); i++) {
+        json_t *col = json_array_get(cols, i);
+        const char *name = jstr(col, "name");
+        printf("  %s%*s  %s%s\n", name, (int)(nw - width(name)), "", jstr(col, "type"),
+               is_part_col(t, name) ? "  (partition)" : "");
+    }
+}
+
+/* `ls NAME`: one table with its details and columns. */
+static int ls_table(const lake_args *a, lake_ctx *c, qk_err *err)
+{
+    char *parts[3] = {0};
+    int n = split_name(a->pos[0], parts), rc;
+    qk_lake_table t = {0};
+    json_t *cols = NULL;
+    qk_err serr = {0};
+    rc = qk_lake_catalog_lookup(c->store, (const char *const *)parts, (size_t)n, NULL, &t, err);
+    if (rc == QK_ENOTFOUND && is_dir(a->pos[0]))
+        rc = qk_errf(err, rc, "no table %s in %s (to list the directory %s, write ./%s)", a->pos[0],
+                     qk_store_uri(c->store), a->pos[0], a->pos[0]);
+    else if (rc == QK_ENOTFOUND)
+        rc = qk_errf(err, rc, "no table %s in %s", a->pos[0], qk_store_uri(c->store));
+    if (!rc) rc = schema_of(c, &t, &cols, &serr, err);
+    if (!rc && a->json)
+        rc = print_json(table_json(c, &t, true, cols, &serr), err);
+    else if (!rc)
+        print_details(c, &t, cols, &serr);
+    json_decref(cols);
+    qk_lake_table_free(&t);
+    while (n > 0)
+        free(parts[--n]);
+    return rc;
+}
+
+/* `ls` in its three forms; *failed: the listing was printed but a schema could not be read. */
+static int run_ls(const lake_args *a, bool *failed, qk_err *err)
+{
+    lake_ctx c = {0};
+    ls_mode m = ls_mode_of(a);
+    int rc;
+    if (m == LS_OBJECTS) return ls_objects(a, err);
+    rc = lake_ctx_open(&c, a, err);
+    if (!rc) rc = m == LS_TABLE ? ls_table(a, &c, err) : ls_tables(a, &c, err);
+    *failed = c.failed;
+    lake_ctx_close(&c);
     return rc;
 }
 
@@ -624,7 +1010,16 @@ static int run_sync(const lake_args *a, qk_err *err)
 
 /* ---- arguments --------------------------------------------------------------------------- */
 
-enum { OPT_RECURSIVE = 256, OPT_JSON, OPT_DELETE, OPT_DRY_RUN, OPT_QUIET };
+enum {
+    OPT_RECURSIVE = 256,
+    OPT_JSON,
+    OPT_DELETE,
+    OPT_DRY_RUN,
+    OPT_QUIET,
+    OPT_LAKE,
+    OPT_SCHEMA,
+    OPT_OBJECTS
+};
 
 static const char *sub_help(const char *sub)
 {
@@ -646,7 +1041,24 @@ static int check_args(const lake_args *a)
     if (a->json && !ls) return qk_cli_usage_error("lake", "--json is for ls");
     if ((a->del || a->dry_run) && !sync)
         return qk_cli_usage_error("lake", "--delete and --dry-run are for sync");
-    if (ls && a->npos > 1) return qk_cli_usage_error("lake", "ls takes at most one URI");
+    if ((a->lake || a->schema || a->objects) && !ls)
+        return qk_cli_usage_error("lake", "--lake, --schema and --objects are for ls");
+    if (ls && a->npos > 1)
+        return qk_cli_usage_error("lake", "ls takes at most one table NAME or URI");
+    if (ls && a->schema && ls_mode_of(a) == LS_OBJECTS)
+        return qk_cli_usage_error("lake", "--schema is for tables, not with --objects, "
+                                          "--recursive or a URI|PATH");
+    if (ls && ls_mode_of(a) == LS_TABLE) {
+        char *parts[3];
+        int n = split_name(a->pos[0], parts);
+        if (n == 0)
+            return qk_cli_usage_error("lake",
+                                      "bad table name '%s' (1 to 3 parts separated by "
+                                      "'.', \"double-quoted\" when needed)",
+                                      a->pos[0]);
+        while (n > 0)
+            free(parts[--n]);
+    }
     if (!strcmp(s, "put") && a->npos < 2)
         return qk_cli_usage_error("lake", "put needs LOCAL... and a destination");
     if ((!strcmp(s, "get") || sync) && a->npos != 2)
@@ -663,6 +1075,9 @@ static int parse_args(int argc, char **argv, lake_args *a)
         {"delete", no_argument, NULL, OPT_DELETE},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"lake", required_argument, NULL, OPT_LAKE},
+        {"schema", no_argument, NULL, OPT_SCHEMA},
+        {"objects", no_argument, NULL, OPT_OBJECTS},
         {NULL, 0, NULL, 0},
     };
     int opt;
@@ -673,11 +1088,15 @@ static int parse_args(int argc, char **argv, lake_args *a)
     optind = 1;
     while ((opt = getopt_long(argc - 1, argv + 1, ":r", longopts, NULL)) != -1) {
         if (opt == '?') return qk_cli_usage_error("lake", "unknown option '%s'", argv[optind]);
+        if (opt == ':') return qk_cli_usage_error("lake", "'%s' needs a value", argv[optind]);
         if (opt == OPT_RECURSIVE || opt == 'r') a->recursive = true;
         if (opt == OPT_JSON) a->json = true;
         if (opt == OPT_DELETE) a->del = true;
         if (opt == OPT_DRY_RUN) a->dry_run = true;
         if (opt == OPT_QUIET) a->quiet = true;
+        if (opt == OPT_LAKE) a->lake = optarg;
+        if (opt == OPT_SCHEMA) a->schema = true;
+        if (opt == OPT_OBJECTS) a->objects = true;
     }
     a->pos = argv + 1 + optind;
     a->npos = argc - 1 - optind;
@@ -688,12 +1107,13 @@ int qk_cmd_lake(int argc, char **argv)
 {
     lake_args a = {0};
     qk_err err = {0};
+    bool failed = false;
     int rc;
     const char *h = argc >= 2 ? sub_help(argv[1]) : NULL;
     if (qk_cli_wants_help(argc, argv, h ? h : qk_help_lake)) return QK_EXIT_OK;
     if ((rc = parse_args(argc, argv, &a)) != QK_EXIT_OK) return rc;
     if (!strcmp(a.sub, "ls"))
-        rc = run_ls(&a, &err);
+        rc = run_ls(&a, &failed, &err);
     else if (!strcmp(a.sub, "put"))
         rc = run_put(&a, &err);
     else if (!strcmp(a.sub, "get"))
@@ -704,12 +1124,14 @@ int qk_cmd_lake(int argc, char **argv)
         rc = run_sync(&a, &err);
     if (rc) {
         fflush(stdout);
-        qk_cli_print_err("lake", &err);
+        /* table listings speak as "quack lake ls:", object commands as "quack lake:" */
+        qk_cli_print_err(!strcmp(a.sub, "ls") && ls_mode_of(&a) != LS_OBJECTS ? "lake ls" : "lake",
+                         &err);
         return QK_EXIT_QUERY;
     }
     if (fflush(stdout) != 0) {
         fprintf(stderr, "quack lake: cannot write the output\n");
         return QK_EXIT_QUERY;
     }
-    return QK_EXIT_OK;
+    return failed ? QK_EXIT_QUERY : QK_EXIT_OK;
 }

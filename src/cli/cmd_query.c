@@ -174,8 +174,10 @@ static int load_sql(query_args *a, qk_err *err)
     }
     char *lake = NULL;
     const char *root = qk_cli_lake(a->lake);
-    if (qk_str_startswith(root, "s3://")) lake = qk_xstrdup(root); /* resolved through the cache */
-    else if ((rc = qk_path_abs(root, &lake, err))) return rc;
+    if (qk_str_startswith(root, "s3://"))
+        lake = qk_xstrdup(root); /* resolved through the cache */
+    else if ((rc = qk_path_abs(root, &lake, err)))
+        return rc;
     while (qk_str_endswith(lake, "/") && strlen(lake) > 1)
         lake[strlen(lake) - 1] = 0;
     qk_buf b;

@@ -109,9 +109,11 @@ int qk_default_cache_dir(char **out, qk_err *err)
 {
     char path[4096];
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (xdg && xdg[0] == '/') snprintf(path, sizeof path, "%s/quack", xdg);
+    if (xdg && xdg[0] == '/')
+        snprintf(path, sizeof path, "%s/quack", xdg);
     else if (home && *home && access(home, W_OK | X_OK) == 0)
         snprintf(path, sizeof path, "%s/.cache/quack", home);
-    else snprintf(path, sizeof path, "/tmp/quack-cache");
+    else
+        snprintf(path, sizeof path, "/tmp/quack-cache");
     return qk_path_abs(path, out, err);
 }

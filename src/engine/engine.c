@@ -23,7 +23,7 @@
 struct qk_engine {
     duckdb_database db;
     char *lake, *cache, *temp;
-    char *lake_rel; /* the lake as given, when relative: DuckDB's checks are textual */
+    char *lake_rel;   /* the lake as given, when relative: DuckDB's checks are textual */
     bool lake_remote; /* lake is "s3://bucket/prefix" */
     bool own_temp;
     bool sandbox;
@@ -152,8 +152,7 @@ static int prepare_dirs(qk_engine *e, const qk_engine_config *cfg, qk_err *err)
         while (n > 5 && lake[n - 1] == '/')
             n--;
         if (n <= 5 || lake[5] == '/' || n > 2048)
-            return qk_errf(err, QK_EINVAL, "lake %s: want s3://bucket or s3://bucket/prefix",
-                           lake);
+            return qk_errf(err, QK_EINVAL, "lake %s: want s3://bucket or s3://bucket/prefix", lake);
         e->lake = strndup(lake, n);
         if (!e->lake) return qk_errf(err, QK_ENOMEM, "out of memory");
         e->lake_remote = true;

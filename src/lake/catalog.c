@@ -79,14 +79,16 @@ static int data_format(const char *name, const char **ext)
         qk_table_format f;
     } exts[] = {{".parquet", QK_FORMAT_PARQUET}, {".parq", QK_FORMAT_PARQUET},
                 {".csv", QK_FORMAT_CSV},         {".tsv", QK_FORMAT_CSV},
-                {".json", QK_FORMAT_JSON},
-                {".jsonl", QK_FORMAT_JSON},      {".ndjson", QK_FORMAT_JSON}};
+                {".json", QK_FORMAT_JSON},       {".jsonl", QK_FORMAT_JSON},
+                {".ndjson", QK_FORMAT_JSON}};
     const char *base = strrchr(name, '/');
     size_t n;
     base = base ? base + 1 : name;
     n = strlen(base);
-    if (n > 3 && !strcmp(base + n - 3, ".gz")) n -= 3;
-    else if (n > 4 && !strcmp(base + n - 4, ".zst")) n -= 4;
+    if (n > 3 && !strcmp(base + n - 3, ".gz"))
+        n -= 3;
+    else if (n > 4 && !strcmp(base + n - 4, ".zst"))
+        n -= 4;
     for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
         size_t el = strlen(exts[i].ext);
         if (n > el && !strncasecmp(base + n - el, exts[i].ext, el)) {
@@ -325,8 +327,10 @@ static bool classify(const entry *e, size_t n, const char *path, size_t plen, qk
     }
     t->path = qk_xstrdup(path);
     t->name = display_name(path);
-    if (t->kind == QK_TABLE_DELTA) t->pattern = qk_xstrdup(path);
-    else set_pattern(t, e, n, plen, ext, same_ext, depth);
+    if (t->kind == QK_TABLE_DELTA)
+        t->pattern = qk_xstrdup(path);
+    else
+        set_pattern(t, e, n, plen, ext, same_ext, depth);
     return true;
 }
 
@@ -415,7 +419,7 @@ int qk_lake_catalog_scan(qk_store *lake, qk_lake_catalog *out, qk_err *err)
         entries_free(&es);
         return rc;
     }
-    qsort(es.e, es.n, sizeof *es.e, entry_cmp); /* the local backend's order is S3's, but be sure */
+    if (es.n) qsort(es.e, es.n, sizeof *es.e, entry_cmp); /* local order is S3's; be sure */
     scan_folder(es.e, es.n, "", 0, &ts, 0);
     entries_free(&es);
     if (ts.n) qsort(ts.t, ts.n, sizeof *ts.t, table_cmp);
@@ -445,7 +449,7 @@ static int lookup_path(qk_store *lake, const char *p, qk_lake_table *out, qk_err
     qk_lake_table ft;
     int rc;
     if ((rc = qk_store_list_all(lake, p, NULL, collect_cb, &es, err))) goto out;
-    qsort(es.e, es.n, sizeof *es.e, entry_cmp);
+    if (es.n) qsort(es.e, es.n, sizeof *es.e, entry_cmp);
     for (size_t i = 0; i < es.n; i++) {
         const char *k = es.e[i].key, *ext = NULL;
         if (k[pl] == '/') {
@@ -468,8 +472,10 @@ static int lookup_path(qk_store *lake, const char *p, qk_lake_table *out, qk_err
     } else if (nfile) {
         file_table(&es.e[fi], out);
     } else if (have_folder) {
-        rc = qk_errf(err, QK_ENOTFOUND, "%s is a folder but not a table (its data files are not "
-                     "one format in one folder or in key=value partition folders)", p);
+        rc = qk_errf(err, QK_ENOTFOUND,
+                     "%s is a folder but not a table (its data files are not "
+                     "one format in one folder or in key=value partition folders)",
+                     p);
     } else {
         rc = qk_errf(err, QK_ENOTFOUND, "no table %s", p);
     }
@@ -507,7 +513,8 @@ static int lookup_scan(qk_store *lake, const char *p, bool single, qk_lake_catal
         qk_buf_adds(&names, c.tables[i].name);
         hit = i;
     }
-    if (nhit == 1) table_dup(out, &c.tables[hit]);
+    if (nhit == 1)
+        table_dup(out, &c.tables[hit]);
     else if (nhit > 1)
         rc = qk_errf(err, QK_EINVAL, "ambiguous table name %s: it could be %s", display,
                      qk_buf_cstr(&names));
@@ -560,7 +567,8 @@ out:
     return rc;
 }
 
-/* ---- SQL -------------------------------------------------------------------------------------- */
+/* ---- SQL --------------------------------------------------------------------------------------
+ */
 
 static int add_path(qk_buf *out, const char *root, const char *rel)
 {
@@ -598,8 +606,8 @@ int qk_lake_table_sql(const qk_lake_table *t, const char *root, qk_buf *out, qk_
         rc = add_path(out, root, t->pattern);
     }
     if (!rc)
-        rc = qk_buf_printf(out, ", hive_partitioning = %s", t->kind == QK_TABLE_HIVE ? "true"
-                                                                                     : "false");
+        rc = qk_buf_printf(out, ", hive_partitioning = %s",
+                           t->kind == QK_TABLE_HIVE ? "true" : "false");
     if (!rc && multi && t->format != QK_FORMAT_PARQUET)
         rc = qk_buf_adds(out, ", union_by_name = true");
     if (!rc) rc = qk_buf_addc(out, ')');

@@ -351,7 +351,6 @@ bool qk_lake_is_copy_to_s3(const char *sql)
 
 /* ---- the target --------------------------------------------------------------------------- */
 
-
 /* The value of a plain 'literal' (quotes included in [s, s+len)), '' undoubled. */
 static char *literal_value(const char *s, size_t len)
 {
@@ -620,7 +619,7 @@ static int output_files(const copy_job *j, str_list *files, qk_err *err)
                                       : walk_dir(&path, strlen(j->local), 0, files, err);
     qk_buf_free(&path);
     if (rc) return rc;
-    qsort(files->v, files->n, sizeof *files->v, str_cmp);
+    if (files->n) qsort(files->v, files->n, sizeof *files->v, str_cmp);
     for (size_t i = 0; i < files->n; i++)
         if (!qk_lake_key_is_path(files->v[i]) ||
             strlen(j->key) + 1 + strlen(files->v[i]) > QK_STORE_KEY_MAX)

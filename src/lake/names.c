@@ -40,7 +40,8 @@ static void collect_ctes(json_t *j, json_t *out)
     size_t i;
     if (json_is_object(j)) {
         json_t *map = json_object_get(json_object_get(j, "cte_map"), "map");
-        json_array_foreach(map, i, v) {
+        json_array_foreach(map, i, v)
+        {
             json_t *key = json_object_get(v, "key");
             if (json_is_string(key)) json_array_append(out, key);
         }
@@ -54,7 +55,8 @@ static bool is_cte(const names_state *ns, const char *name)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(ns->ctes, i, v) {
+    json_array_foreach(ns->ctes, i, v)
+    {
         if (!strcasecmp(json_string_value(v), name)) return true;
     }
     return false;
@@ -74,9 +76,8 @@ static int splice_from(names_state *ns, json_t *node, const char *sql, qk_err *e
     json_t *j = NULL, *from;
     int rc = qk_lake_parse(ns->con, sql, ns->mark, &j, err);
     if (rc) return rc;
-    from = json_object_get(json_object_get(json_array_get(json_object_get(j, "statements"), 0),
-                                           "node"),
-                           "from_table");
+    from = json_object_get(
+        json_object_get(json_array_get(json_object_get(j, "statements"), 0), "node"), "from_table");
     if (!json_is_object(from)) {
         json_decref(j);
         return qk_errf(err, QK_EINTERNAL, "cannot build the table reference");
@@ -122,8 +123,10 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
         return rc;
     }
     qk_buf_init(&sql, (size_t)1 << 28);
-    if (qk_buf_adds(&sql, "SELECT * FROM ")) rc = qk_errf(err, QK_ENOMEM, "out of memory");
-    else rc = qk_lake_table_sql(&t, qk_store_uri(ns->lake), &sql, err);
+    if (qk_buf_adds(&sql, "SELECT * FROM "))
+        rc = qk_errf(err, QK_ENOMEM, "out of memory");
+    else
+        rc = qk_lake_table_sql(&t, qk_store_uri(ns->lake), &sql, err);
     if (!rc && (qk_buf_adds(&sql, " AS ") || add_ident(&sql, *alias ? alias : tab)))
         rc = qk_errf(err, QK_ETOOBIG, "table %s: query text too long", t.name);
     qk_lake_table_free(&t);
@@ -191,8 +194,10 @@ static int bind_show(names_state *ns, json_t *node, bool all, qk_err *err)
                                          "partitions, partition_columns, location)"
                                        : ") AS lake_tables(name)");
     }
-    if (rc) rc = qk_errf(err, rc, "SHOW TABLES: too many tables");
-    else rc = splice_from(ns, node, qk_buf_cstr(&sql), err);
+    if (rc)
+        rc = qk_errf(err, rc, "SHOW TABLES: too many tables");
+    else
+        rc = splice_from(ns, node, qk_buf_cstr(&sql), err);
     qk_buf_free(&sql);
     if (!rc) ns->replaced++;
     return rc;
@@ -205,7 +210,8 @@ static int walk(names_state *ns, json_t *j, qk_err *err)
     size_t i;
     int rc;
     if (json_is_array(j)) {
-        json_array_foreach(j, i, v) {
+        json_array_foreach(j, i, v)
+        {
             if ((rc = walk(ns, v, err))) return rc;
         }
         return 0;
@@ -217,7 +223,8 @@ static int walk(names_state *ns, json_t *j, qk_err *err)
         if (!strcmp(t, "\"tables\"")) return bind_show(ns, j, false, err);
         if (!strcmp(t, "__show_tables_expanded")) return bind_show(ns, j, true, err);
     }
-    json_object_foreach(j, k, v) {
+    json_object_foreach(j, k, v)
+    {
         if ((rc = walk(ns, v, err))) return rc;
     }
     return 0;

@@ -95,7 +95,8 @@ static json_t *find_target(json_t *ast, const char *uri, json_t **where)
         strcmp(jstr(json_object_get(json_object_get(c0, "value"), "type"), "id"), "VARCHAR") ||
         strcmp(jstr(json_object_get(c0, "value"), "value"), uri))
         return NULL;
-    json_array_foreach(ch, i, c) {
+    json_array_foreach(ch, i, c)
+    {
         const char *p = i ? param_name(c) : "";
         if (!p) return NULL;
         if (!strcasecmp(p, "hive_partitioning")) hive = const_true(json_object_get(c, "right"));
@@ -134,10 +135,21 @@ static bool is_part(const part_cols *pc, const char *name)
 /* Functions whose value is not a function of their arguments within one query. */
 static bool volatile_fn(const char *f)
 {
-    static const char *const deny[] = {"random", "uuid", "gen_random_uuid", "uuidv4", "uuidv7",
-                                       "setseed", "nextval", "currval", "now", "today",
-                                       "get_current_time", "get_current_timestamp",
-                                       "transaction_timestamp", "getvariable", "current_setting"};
+    static const char *const deny[] = {"random",
+                                       "uuid",
+                                       "gen_random_uuid",
+                                       "uuidv4",
+                                       "uuidv7",
+                                       "setseed",
+                                       "nextval",
+                                       "currval",
+                                       "now",
+                                       "today",
+                                       "get_current_time",
+                                       "get_current_timestamp",
+                                       "transaction_timestamp",
+                                       "getvariable",
+                                       "current_setting"};
     if (!strncasecmp(f, "current_", 8)) return true;
     for (size_t i = 0; i < sizeof deny / sizeof deny[0]; i++)
         if (!strcasecmp(f, deny[i])) return true;
@@ -147,8 +159,9 @@ static bool volatile_fn(const char *f)
 /* May expression e (any JSON under a WHERE conjunct) be evaluated over partition values? */
 static bool expr_ok(json_t *e, const part_cols *pc)
 {
-    static const char *const allow[] = {"CONSTANT", "COMPARISON", "CONJUNCTION", "OPERATOR",
-                                        "BETWEEN", "CAST", "CASE", "FUNCTION", "COLUMN_REF"};
+    static const char *const allow[] = {"CONSTANT", "COMPARISON", "CONJUNCTION",
+                                        "OPERATOR", "BETWEEN",    "CAST",
+                                        "CASE",     "FUNCTION",   "COLUMN_REF"};
     const char *k, *cls;
     json_t *v;
     size_t i;
@@ -185,10 +198,12 @@ static json_t *partition_filter(json_t *where, const part_cols *pc)
         json_decref(kept);
         return out;
     }
-    json_array_foreach(json_object_get(where, "children"), i, c) {
+    json_array_foreach(json_object_get(where, "children"), i, c)
+    {
         if (expr_ok(c, pc)) json_array_append_new(kept, json_deep_copy(c));
     }
-    if (json_array_size(kept) == 1) out = json_incref(json_array_get(kept, 0));
+    if (json_array_size(kept) == 1)
+        out = json_incref(json_array_get(kept, 0));
     else if (json_array_size(kept) > 1 && (out = json_deep_copy(where)) != NULL)
         json_object_set(out, "children", kept);
     json_decref(kept);

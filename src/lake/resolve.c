@@ -36,7 +36,6 @@
 
 #define AST_MAX (256u << 20) /* bytes of AST JSON we handle at most */
 
-
 /* One s3:// string of the query. */
 typedef struct uri_ref {
     char *uri;    /* "s3://bucket/key" as written */
@@ -213,7 +212,8 @@ static int walk_object(resolve_state *rs, json_t *j, bool in_tf, visit_fn visit,
             (rc = visit(rs, name, err)))
             return rc;
     }
-    json_object_foreach(j, k, v) {
+    json_object_foreach(j, k, v)
+    {
         if ((rc = walk(rs, v, in_tf, visit, err))) return rc;
     }
     return 0;
@@ -226,7 +226,8 @@ static int walk(resolve_state *rs, json_t *j, bool in_tf, visit_fn visit, qk_err
     int rc;
     if (json_is_object(j)) return walk_object(rs, j, in_tf, visit, err);
     if (json_is_array(j)) {
-        json_array_foreach(j, i, v) {
+        json_array_foreach(j, i, v)
+        {
             if ((rc = walk(rs, v, in_tf, visit, err))) return rc;
         }
         return 0;
@@ -252,8 +253,7 @@ static int replace_visit(resolve_state *rs, json_t *str, qk_err *err)
 /* ---- DuckDB: serialize and deserialize ------------------------------------------------------ */
 
 /* Run `sql` with one VARCHAR parameter and return the single VARCHAR result (caller frees). */
-int qk_lake_scalar(duckdb_connection con, const char *sql, const char *arg, char **out,
-                   qk_err *err)
+int qk_lake_scalar(duckdb_connection con, const char *sql, const char *arg, char **out, qk_err *err)
 {
     duckdb_prepared_statement st = NULL;
     duckdb_result res;
@@ -316,8 +316,10 @@ static int protect_big_ints(const char *in, const char *mark, qk_buf *out)
             p = q;
         } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
             size_t n = strspn(p, "-+0123456789.eE"), d = strspn(p, "-0123456789");
-            if (n == d && n >= 19) rc = qk_buf_printf(out, "\"%s%.*s\"", mark, (int)n, p);
-            else rc = qk_buf_add(out, p, n);
+            if (n == d && n >= 19)
+                rc = qk_buf_printf(out, "\"%s%.*s\"", mark, (int)n, p);
+            else
+                rc = qk_buf_add(out, p, n);
             p += n;
         } else {
             rc = qk_buf_add(out, p++, 1);
@@ -399,8 +401,11 @@ int qk_lake_render(duckdb_connection con, json_t *ast, const char *mark, char **
     *out = NULL;
     if (!text) return qk_errf(err, QK_ENOMEM, "out of memory");
     qk_buf_init(&buf, AST_MAX);
-    if ((rc = restore_big_ints(text, mark, &buf))) rc = qk_errf(err, rc, "AST of the query too large");
-    else rc = qk_lake_scalar(con, "SELECT json_deserialize_sql(?::JSON)", qk_buf_cstr(&buf), out, err);
+    if ((rc = restore_big_ints(text, mark, &buf)))
+        rc = qk_errf(err, rc, "AST of the query too large");
+    else
+        rc = qk_lake_scalar(con, "SELECT json_deserialize_sql(?::JSON)", qk_buf_cstr(&buf), out,
+                            err);
     qk_buf_free(&buf);
     free(text);
     return rc;
@@ -438,8 +443,10 @@ static int glob_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err
     if (!obj || qk_str_endswith(obj->key, "/") || !qk_lake_glob_match(g->ref->key, obj->key))
         return 0;
     if (!qk_lake_key_is_path(obj->key))
-        return qk_errf(err, QK_EUNSUPPORTED, "cannot read s3://%s/%.200s: empty, '.' or '..' in "
-                       "the key", g->rs->stores[g->ref->store].bucket, obj->key);
+        return qk_errf(err, QK_EUNSUPPORTED,
+                       "cannot read s3://%s/%.200s: empty, '.' or '..' in "
+                       "the key",
+                       g->rs->stores[g->ref->store].bucket, obj->key);
     g->matched++;
     return add_job(g->rs, g->ref->store, obj->key, obj) ? qk_errf(err, QK_ENOMEM, "oom") : 0;
 }
@@ -674,8 +681,10 @@ static int prune_ref(resolve_state *rs, const uri_ref *r, size_t from, qk_err *e
         keys[i] = rs->jobs[from + i].key;
     qk_lake_prune(rs->con, rs->ast, rs->mark, r->uri, r->key, probe, keys, n, keep);
     for (size_t i = 0; i < n; i++) {
-        if (keep[i]) rs->jobs[w++] = rs->jobs[from + i];
-        else free(rs->jobs[from + i].key), rs->ctx->pruned++;
+        if (keep[i])
+            rs->jobs[w++] = rs->jobs[from + i];
+        else
+            free(rs->jobs[from + i].key), rs->ctx->pruned++;
     }
     rs->njobs = w;
     free(probe);

@@ -27,21 +27,21 @@
 typedef int (*qk_lake_open_store_fn)(void *ud, const char *bucket, qk_store **out, qk_err *err);
 
 typedef struct qk_lake_ctx {
-    qk_engine *engine;                 /* required: DuckDB for the AST, temp dir for the view */
-    qk_cache *cache;                   /* NULL: opened at qk_engine_cache_dir when needed */
-    qk_lake_open_store_fn open_store;  /* NULL: qk_store_open("s3://<bucket>") */
+    qk_engine *engine;                /* required: DuckDB for the AST, temp dir for the view */
+    qk_cache *cache;                  /* NULL: opened at qk_engine_cache_dir when needed */
+    qk_lake_open_store_fn open_store; /* NULL: qk_store_open("s3://<bucket>") */
     void *open_store_ud;
-    int fetch_threads;                 /* parallel fetches; 0 = 8 */
-    bool names;                        /* also bind lake table names and SHOW TABLES */
-    const qk_query_opts *opts;         /* NULL, or the query's timeout and cancel callback:
-                                          checked between fetches */
+    int fetch_threads;         /* parallel fetches; 0 = 8 */
+    bool names;                /* also bind lake table names and SHOW TABLES */
+    const qk_query_opts *opts; /* NULL, or the query's timeout and cancel callback:
+                                  checked between fetches */
     /* set by qk_lake_resolve */
-    char *view_dir;                    /* the per-query view dir, or NULL */
+    char *view_dir; /* the per-query view dir, or NULL */
     bool own_cache;
-    size_t objects;                    /* objects placed in the view (fetched) */
-    size_t pruned;                     /* objects skipped by hive partition pruning */
-    size_t tables;                     /* lake table references bound (ctx->names) */
-    bool parsed;                       /* the statement was parsed (errors after are the lake's) */
+    size_t objects; /* objects placed in the view (fetched) */
+    size_t pruned;  /* objects skipped by hive partition pruning */
+    size_t tables;  /* lake table references bound (ctx->names) */
+    bool parsed;    /* the statement was parsed (errors after are the lake's) */
 } qk_lake_ctx;
 
 /* Zero ctx and set its engine. */

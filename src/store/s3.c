@@ -253,7 +253,9 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
         return n;
     }
     if (r->out) {
-        if (r->have_length && r->length > r->out->max - r->out->len) {
+        /* Content-Length is the whole body: compare it with the room there was before the
+         * body's first byte, not with what is left after earlier chunks. */
+        if (r->have_length && r->length > r->out->max - r->out_start) {
             r->too_big = true;
             return 0;
         }
@@ -1127,16 +1129,18 @@ static int s3_create_bucket(qk_store *s, qk_err *err)
     /* us-east-1 is the default location and must not be named (S3 answers
      * InvalidLocationConstraint) */
     if (strcmp(st->cfg.region, "us-east-1") != 0 &&
-        qk_buf_printf(&body,
-                      "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-                      "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
-                      st->cfg.region))
+        qk_buf_printf(
+            &body,
+            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
+            st->cfg.region))
         rc = qk_errf(err, QK_EINVAL, "S3 create bucket %s: region name too long", st->bucket);
     if (!rc) {
         r.body = body.len ? body.data : "";
         r.body_len = body.len;
         rc = perform(st, &r, err);
-        if (rc && !strcmp(r.code, "BucketAlreadyOwnedByYou")) rc = 0;
+        if (rc && !strcmp(r.code, "BucketAlreadyOwnedByYou"))
+            rc = 0;
         else if (rc && !strcmp(r.code, "BucketAlreadyExists"))
             rc = qk_errtf(err, QK_EEXIST, "BucketAlreadyExists",
                           "S3 BucketAlreadyExists: bucket %s belongs to another account",
@@ -1239,8 +1243,8 @@ static void s3_destroy(qk_store *s)
 }
 
 static const qk_store_ops s3_ops = {
-    "s3",           NULL,    s3_list,     s3_head,          s3_get,
-    s3_get_file,    s3_put,  s3_put_file, s3_put_if_absent, s3_delete,
+    "s3",           NULL,    s3_list,          s3_head,          s3_get,
+    s3_get_file,    s3_put,  s3_put_file,      s3_put_if_absent, s3_delete,
     s3_delete_many, s3_copy, s3_create_bucket, s3_destroy,
 };
 

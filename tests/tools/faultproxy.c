@@ -330,8 +330,10 @@ static void count_kind(proxy *p, const char *q, size_t qlen)
         bool list = false;
         for (const char *t = qs; t && t + 10 <= q + ll && !list; t++)
             list = !memcmp(t, "list-type=", 10);
-        if (list) p->st.list++;
-        else p->st.get++;
+        if (list)
+            p->st.list++;
+        else
+            p->st.get++;
     } else if (ll >= 5 && !memcmp(q, "HEAD ", 5)) {
         p->st.head++;
     } else if (ll >= 4 && !memcmp(q, "PUT ", 4)) {

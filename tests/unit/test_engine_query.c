@@ -297,8 +297,9 @@ static void test_timeout_interrupts_unwrapped_statements(void **state)
     qk_query_opts c = {10, 0, cancel_after_calls, &calls, false};
     (void)state;
     /* CREATE ... AS and COPY are not wrapped in a LIMIT: they run as prepared statements. */
-    assert_int_equal(qk_engine_query(eng, "CREATE TEMP TABLE slow AS SELECT count(*) AS n "
-                                          "FROM range(100000000) a, range(1000) b",
+    assert_int_equal(qk_engine_query(eng,
+                                     "CREATE TEMP TABLE slow AS SELECT count(*) AS n "
+                                     "FROM range(100000000) a, range(1000) b",
                                      &o, &r, &err),
                      QK_ETIMEOUT);
     assert_string_equal(err.type, "Timeout");

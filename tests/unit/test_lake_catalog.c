@@ -121,7 +121,7 @@ static void test_scan(void **state)
     assert_int_equal(t->nfiles, 2);
     assert_string_equal(t->pattern, "raw/climate/*.csv");
     assert_non_null(t = find(&c, "raw.events.2024") ? find(&c, "raw.events.2024")
-                                                       : find(&c, "raw.events.\"2024\""));
+                                                    : find(&c, "raw.events.\"2024\""));
     assert_int_equal(t->format, QK_FORMAT_JSON);
 
     assert_non_null(t = find(&c, "silver.trips"));

@@ -52,7 +52,7 @@ static int setup(void **state)
         return -1;
     }
     {
-        const char *dirs[] = {"buckets/b1/data", "buckets/b2", "buckets/b1/part/d=1",
+        const char *dirs[] = {"buckets/b1/data",     "buckets/b2",          "buckets/b1/part/d=1",
                               "buckets/b1/part/d=2", "buckets/b1/part/d=3", "buckets/b3"};
         for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
             char p[512];
@@ -169,10 +169,11 @@ static void test_list_of_files_reads_each(void **state)
     int rc;
     qk_err err;
     (void)state;
-    assert_int_equal(run_scalar("SELECT count(*)::BIGINT FROM read_parquet(['s3://b1/data/x.parquet',"
-                                " 's3://b1/data/y.parquet'])",
-                                &rc, &err),
-                     15);
+    assert_int_equal(
+        run_scalar("SELECT count(*)::BIGINT FROM read_parquet(['s3://b1/data/x.parquet',"
+                   " 's3://b1/data/y.parquet'])",
+                   &rc, &err),
+        15);
     assert_int_equal(rc, 0);
 }
 
@@ -181,15 +182,17 @@ static void test_glob_with_hive_partitioning_keeps_partition_values(void **state
     int rc;
     qk_err err;
     (void)state;
-    assert_int_equal(run_scalar("SELECT count(*)::BIGINT FROM read_parquet('s3://b1/part/*/*.parquet',"
-                                " hive_partitioning=1) WHERE d = 2",
-                                &rc, &err),
-                     20);
+    assert_int_equal(
+        run_scalar("SELECT count(*)::BIGINT FROM read_parquet('s3://b1/part/*/*.parquet',"
+                   " hive_partitioning=1) WHERE d = 2",
+                   &rc, &err),
+        20);
     assert_int_equal(rc, 0);
-    assert_int_equal(run_scalar("SELECT sum(d)::BIGINT FROM read_parquet('s3://b1/part/**/*.parquet',"
-                                " hive_partitioning=true)",
-                                &rc, &err),
-                     10 * 1 + 20 * 2 + 30 * 3);
+    assert_int_equal(
+        run_scalar("SELECT sum(d)::BIGINT FROM read_parquet('s3://b1/part/**/*.parquet',"
+                   " hive_partitioning=true)",
+                   &rc, &err),
+        10 * 1 + 20 * 2 + 30 * 3);
     assert_int_equal(rc, 0);
 }
 
@@ -261,9 +264,9 @@ static void test_view_dir_mirrors_keys_and_is_removed(void **state)
     struct stat st;
     (void)state;
     ctx_init(&c);
-    assert_int_equal(qk_lake_resolve(&c, "SELECT * FROM read_parquet('s3://b1/part/d=*/*.parquet')",
-                                     &out, &err),
-                     0);
+    assert_int_equal(
+        qk_lake_resolve(&c, "SELECT * FROM read_parquet('s3://b1/part/d=*/*.parquet')", &out, &err),
+        0);
     assert_int_equal(c.objects, 3);
     assert_non_null(strstr(out, c.view_dir));
     snprintf(path, sizeof path, "%s/b1/part/d=3/data_0.parquet", c.view_dir);
@@ -354,9 +357,8 @@ static void test_prune_to_nothing_keeps_one_file_and_returns_no_rows(void **stat
 {
     (void)state;
     same_with_fetches(SUMS " WHERE date > '2020-01-01'", 1);
-    same_with_fetches("SELECT count(DISTINCT typeof(date))::BIGINT FROM " DAYS
-                      " WHERE date = '2019-04-09'",
-                      1);
+    same_with_fetches(
+        "SELECT count(DISTINCT typeof(date))::BIGINT FROM " DAYS " WHERE date = '2019-04-09'", 1);
 }
 
 static void test_glob_match_follows_duckdb_rules(void **state)

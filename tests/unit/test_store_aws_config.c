@@ -619,7 +619,8 @@ static void test_describe_shows_settings_but_not_the_secret(void **state)
     assert_non_null(strstr(b.data, "secret access key: ****EKEY\n"));
     assert_non_null(strstr(b.data, "session token: set\n"));
     assert_non_null(strstr(b.data, "endpoint: http://127.0.0.1:9000 (AWS_ENDPOINT_URL_S3)\n"));
-    assert_non_null(strstr(b.data, "url style: path (endpoint host is an IP address or localhost)\n"));
+    assert_non_null(
+        strstr(b.data, "url style: path (endpoint host is an IP address or localhost)\n"));
     assert_non_null(strstr(b.data, "credentials: credentials file ("));
     assert_null(strstr(b.data, SECRET));
     assert_null(strstr(b.data, "SESSIONTOKEN"));

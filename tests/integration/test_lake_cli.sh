@@ -9,24 +9,8 @@
 # a local one byte for byte. Prints "N passed, N failed"; "SKIP: ..." and exit 0 only when
 # apt cannot reach a mirror to install RGW.
 . "$(dirname "$0")/lib.sh"
-set -uo pipefail
-QUACK_SRC=${QUACK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-QUACK_BUILD=${QUACK_BUILD:-$QUACK_SRC/build}
-QUACK_BIN=${QUACK_BIN:-$QUACK_BUILD/quack}
-RGW="$QUACK_SRC/tests/s3/rgw.sh"
-. "$QUACK_SRC/tests/s3/up.sh"
-Q=$QUACK_BIN
-
-QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-lakecli-XXXXXX")
-QK_BODY=$QK_TMP/body
-STATE=$QK_TMP/rgw
-cleanup() {
-  bash "$RGW" stop "$STATE" --purge >/dev/null 2>&1
-  rm -rf "$QK_TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-[ -x "$Q" ] || { echo "missing $Q (build first)" >&2; exit 1; }
+. "$(dirname "$0")/../s3/up.sh"
+qk_s3_test lakecli
 
 # err CMD...: run, stdout in $QK_TMP/out, stderr in $QK_TMP/err, print the exit code
 err() { "$@" >"$QK_TMP/out" 2>"$QK_TMP/err"; echo $?; }
@@ -53,8 +37,7 @@ qk_check "local trees equal" diff -r "$L/src" "$L/dst"
 
 # ---- RGW
 qk_rgw_up "$STATE"
-unset AWS_PROFILE QUACK_S3_URL_STYLE
-export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+qk_s3_env
 B="qk-lakecli-$$"
 bash "$RGW" bucket "$STATE" "$B" >/dev/null 2>&1 || { qk_not_ok "create bucket $B"; qk_done; exit 1; }
 S="s3://$B/tree"

@@ -9,26 +9,8 @@
 # filter on a named hive table downloads only the matching partitions.
 # Prints "N passed, N failed". "SKIP: ..." (S3 part only) when apt cannot reach a mirror.
 . "$(dirname "$0")/lib.sh"
-set -uo pipefail
-QUACK_SRC=${QUACK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-QUACK_BUILD=${QUACK_BUILD:-$QUACK_SRC/build}
-QUACK_BIN=${QUACK_BIN:-$QUACK_BUILD/quack}
-RGW="$QUACK_SRC/tests/s3/rgw.sh"
-. "$QUACK_SRC/tests/s3/up.sh"
-Q=$QUACK_BIN
-
-QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-tables-XXXXXX")
-QK_BODY=$QK_TMP/body
-STATE=$QK_TMP/rgw
-SRV_PID=""
-cleanup() {
-  [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-  [ -d "$STATE" ] && bash "$RGW" stop "$STATE" --purge >/dev/null 2>&1
-  rm -rf "$QK_TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-[ -x "$Q" ] || { echo "missing $Q (build first)" >&2; exit 1; }
+. "$(dirname "$0")/../s3/up.sh"
+qk_s3_test tables faultproxy
 export XDG_CACHE_HOME=$QK_TMP/xdg
 
 # ---- the lake
@@ -147,6 +129,7 @@ same "DuckDB's own catalog wins" "SELECT count(*) > 0 FROM duckdb_settings()" "S
 PF=$QK_TMP/port
 "$Q" serve --host 127.0.0.1 --port 0 --port-file "$PF" --lake "$L" --threads 2 2>"$QK_TMP/srv.log" &
 SRV_PID=$!
+QK_BG+=("$SRV_PID")
 for _ in $(seq 200); do [ -s "$PF" ] && break; sleep 0.05; done
 URL=http://127.0.0.1:$(cat "$PF" 2>/dev/null)
 code=$(curl -s -o "$QK_BODY" -w '%{http_code}' -X POST "$URL/invoke" \
@@ -159,8 +142,7 @@ kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=""
 
 # ---- the same lake on S3
 qk_rgw_up "$STATE"
-unset AWS_PROFILE QUACK_S3_URL_STYLE
-export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+qk_s3_env
 B=qk-tables-$$
 bash "$RGW" bucket "$STATE" "$B" >/dev/null 2>&1 || { qk_not_ok "create bucket $B"; qk_done; exit 1; }
 "$Q" lake put "$L" "s3://$B/lake" --quiet >/dev/null 2>"$QK_TMP/err" ||
@@ -189,6 +171,7 @@ FP="$QUACK_BUILD/faultproxy"
 "$FP" --listen 127.0.0.1:0 --upstream "${AWS_ENDPOINT_URL#http://}" --port-file "$QK_TMP/fp.port" \
   --delay-ms 1500 --delay-rate 1 2>"$QK_TMP/fp.log" &
 FP_PID=$!
+QK_BG+=("$FP_PID")
 for _ in $(seq 100); do [ -s "$QK_TMP/fp.port" ] && break; sleep 0.1; done
 export XDG_CACHE_HOME=$QK_TMP/xdg-slow
 t0=$(date +%s%N)

@@ -12,26 +12,8 @@
 # RGW measures GETs and bytes, the cache stays empty and no temp files are left behind.
 # Prints "N passed, N failed"; "SKIP: ..." and exit 0 only when apt cannot reach a mirror.
 . "$(dirname "$0")/lib.sh"
-set -uo pipefail
-QUACK_SRC=${QUACK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-QUACK_BUILD=${QUACK_BUILD:-$QUACK_SRC/build}
-QUACK_BIN=${QUACK_BIN:-$QUACK_BUILD/quack}
-RGW="$QUACK_SRC/tests/s3/rgw.sh"
-. "$QUACK_SRC/tests/s3/up.sh"
-Q=$QUACK_BIN
-
-QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-laketables-XXXXXX")
-QK_BODY=$QK_TMP/body
-STATE=$QK_TMP/rgw
-PX_PID=""
-cleanup() {
-  [ -n "$PX_PID" ] && kill "$PX_PID" 2>/dev/null && wait "$PX_PID" 2>/dev/null
-  bash "$RGW" stop "$STATE" --purge >/dev/null 2>&1
-  rm -rf "$QK_TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-[ -x "$Q" ] || { echo "missing $Q (build first)" >&2; exit 1; }
+. "$(dirname "$0")/../s3/up.sh"
+qk_s3_test laketables
 
 # Every quack run gets its own TMPDIR (engine temp dirs, schema mirrors) and cache: both must
 # be left without files.
@@ -191,8 +173,7 @@ qk_check "nothing left in TMPDIR or the cache" no_files_left
 
 # ---- the same lake on S3
 qk_rgw_up "$STATE"
-unset AWS_PROFILE QUACK_S3_URL_STYLE
-export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+qk_s3_env
 B="qk-laketables-$$"
 S="s3://$B/lake"
 bash "$RGW" bucket "$STATE" "$B" >/dev/null 2>&1 || { qk_not_ok "create bucket $B"; qk_done; exit 1; }
@@ -259,6 +240,7 @@ PY
 UP_PORT=${AWS_ENDPOINT_URL##*:}
 python3 "$QK_TMP/countproxy.py" "$QK_TMP/px.port" "$UP_PORT" "$QK_TMP/px.json" 2>"$QK_TMP/px.log" &
 PX_PID=$!
+QK_BG+=("$PX_PID")
 for _ in $(seq 100); do [ -s "$QK_TMP/px.port" ] && break; sleep 0.05; done
 [ -s "$QK_TMP/px.port" ] || { qk_not_ok "count proxy starts" "$(cat "$QK_TMP/px.log")"; qk_done; exit 1; }
 export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$QK_TMP/px.port")

@@ -8,37 +8,14 @@
 # CSV object; then the errors (missing object, empty glob) and `quack serve`'s /query.
 # Prints "N passed, N failed". "SKIP: ..." and exit 0 only when apt cannot reach a mirror.
 . "$(dirname "$0")/lib.sh"
-set -uo pipefail
-QUACK_SRC=${QUACK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-QUACK_BUILD=${QUACK_BUILD:-$QUACK_SRC/build}
-QUACK_BIN=${QUACK_BIN:-$QUACK_BUILD/quack}
-RGW="$QUACK_SRC/tests/s3/rgw.sh"
-. "$QUACK_SRC/tests/s3/up.sh"
+. "$(dirname "$0")/../s3/up.sh"
+qk_s3_test s3sql s3check faultproxy
 C="$QUACK_BUILD/s3check"
 FP="$QUACK_BUILD/faultproxy"
 
-QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-s3sql-XXXXXX")
-QK_BODY=$QK_TMP/body
-STATE=$QK_TMP/rgw
-SRV_PID=""
-FP_PID=""
-cleanup() {
-  [ -n "$FP_PID" ] && kill "$FP_PID" 2>/dev/null && wait "$FP_PID" 2>/dev/null
-  [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-  bash "$RGW" stop "$STATE" --purge >/dev/null 2>&1
-  rm -rf "$QK_TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for b in "$C" "$QUACK_BIN" "$FP"; do
-  [ -x "$b" ] || { echo "missing $b (build first)" >&2; exit 1; }
-done
 
 qk_rgw_up "$STATE"
-unset AWS_PROFILE QUACK_S3_URL_STYLE
-export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
-export XDG_CACHE_HOME=$QK_TMP/xdg
+qk_s3_env
 
 # ---- the lake: local copy and the same keys in bucket $B
 L=$QK_TMP/lake
@@ -99,6 +76,7 @@ UP=${AWS_ENDPOINT_URL#http://}
 "$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp.port" \
   --stats-file "$QK_TMP/fp.stats" 2>"$QK_TMP/fp.log" &
 FP_PID=$!
+QK_BG+=("$FP_PID")
 for _ in $(seq 100); do [ -s "$QK_TMP/fp.port" ] && break; sleep 0.1; done
 fp_count() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$QK_TMP/fp.stats"; }
 if [ -s "$QK_TMP/fp.port" ]; then
@@ -140,6 +118,7 @@ qk_check "objects are in the cache ($n)" test "$n" -ge 31
 PF=$QK_TMP/port
 "$QUACK_BIN" serve --lake "$L" --port 0 --port-file "$PF" >"$QK_TMP/serve.log" 2>&1 &
 SRV_PID=$!
+QK_BG+=("$SRV_PID")
 for _ in $(seq 100); do [ -s "$PF" ] && break; sleep 0.1; done
 if [ -s "$PF" ]; then
   url="http://127.0.0.1:$(cat "$PF")"

@@ -33,3 +33,43 @@ qk_rgw_up() {
   fi
   set -a; . "$state/env"; set +a
 }
+
+# qk_s3_test TAG [TOOL...]: the common start of an S3 test (after lib.sh and this file are
+# sourced): strict mode; QUACK_SRC, QUACK_BUILD, QUACK_BIN and Q; a temp dir QK_TMP holding
+# QK_BODY and STATE (the RGW state dir); a trap that kills the background processes listed in
+# QK_BG, stops RGW and removes QK_TMP. Exits 1 when quack or a TOOL (a name in QUACK_BUILD,
+# e.g. s3check) is missing.
+qk_s3_test() {
+  local tag=$1 b
+  shift
+  set -uo pipefail
+  QUACK_SRC=${QUACK_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+  QUACK_BUILD=${QUACK_BUILD:-$QUACK_SRC/build}
+  QUACK_BIN=${QUACK_BIN:-$QUACK_BUILD/quack}
+  Q=$QUACK_BIN
+  QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-$tag-XXXXXX")
+  QK_BODY=$QK_TMP/body
+  STATE=$QK_TMP/rgw
+  QK_BG=()
+  trap qk_s3_cleanup EXIT
+  trap 'exit 130' INT TERM
+  for b in "$QUACK_BIN" "${@/#/$QUACK_BUILD/}"; do
+    [ -x "$b" ] || { echo "missing $b (build first)" >&2; exit 1; }
+  done
+}
+
+qk_s3_cleanup() {
+  local p
+  for p in "${QK_BG[@]}"; do
+    kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+  done
+  [ -d "$STATE" ] && bash "$RGW" stop "$STATE" --purge >/dev/null 2>&1
+  rm -rf "$QK_TMP"
+}
+
+# qk_s3_env: after qk_rgw_up: ignore the user's AWS files and profile; the cache in QK_TMP.
+qk_s3_env() {
+  unset AWS_PROFILE QUACK_S3_URL_STYLE
+  export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+  export XDG_CACHE_HOME=$QK_TMP/xdg
+}

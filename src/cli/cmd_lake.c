@@ -95,55 +95,15 @@ typedef struct lake_args {
 
 /* ---- listings ---------------------------------------------------------------------------- */
 
-typedef struct entry {
-    char *key;
-    uint64_t size;
-    int64_t mtime_ms;
-    char etag[QK_STORE_ETAG_MAX];
-} entry;
-
-typedef struct entries {
-    entry *v;
-    size_t n, cap;
-} entries;
-
-static void entries_free(entries *e)
-{
-    for (size_t i = 0; i < e->n; i++)
-        free(e->v[i].key);
-    free(e->v);
-    e->v = NULL;
-    e->n = e->cap = 0;
-}
-
-static int entries_add(entries *e, const qk_obj_info *o, qk_err *err)
-{
-    if (e->n == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 64;
-        entry *v = realloc(e->v, cap * sizeof *v);
-        if (!v) return qk_errf(err, QK_ENOMEM, "out of memory listing objects");
-        e->v = v;
-        e->cap = cap;
-    }
-    entry *x = &e->v[e->n];
-    if (!(x->key = strdup(o->key))) return qk_errf(err, QK_ENOMEM, "out of memory");
-    x->size = o->size;
-    x->mtime_ms = o->mtime_ms;
-    qk_strlcpy(x->etag, o->etag, sizeof x->etag);
-    e->n++;
-    return 0;
-}
-
-static int collect_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err)
-{
-    (void)cp;
-    return obj ? entries_add(ud, obj, err) : 0;
-}
+typedef qk_obj_entry entry;
+typedef qk_obj_list entries;
+#define entries_free qk_obj_list_free
+#define entries_add qk_obj_list_add
 
 /* Every object of s, in byte order. */
 static int list_keys(qk_store *s, entries *out, qk_err *err)
 {
-    return qk_store_list_all(s, NULL, NULL, collect_cb, out, err);
+    return qk_store_list_collect(s, NULL, out, err);
 }
 
 /* ---- paths ------------------------------------------------------------------------------- */

@@ -15,41 +15,29 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct entry {
-    char *key;
-    uint64_t size;
-    int64_t mtime_ms;
-} entry;
+typedef qk_obj_entry entry;
+typedef qk_obj_list entries;
 
-typedef struct entries {
-    entry *e;
-    size_t n, cap;
-} entries;
-
-static void entries_free(entries *es)
+static int entry_cmp(const void *a, const void *b)
 {
-    for (size_t i = 0; i < es->n; i++)
-        free(es->e[i].key);
-    free(es->e);
-    memset(es, 0, sizeof *es);
+    return strcmp(((const entry *)a)->key, ((const entry *)b)->key);
 }
 
-static int collect_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err)
+/* Objects under prefix without folder markers, sorted (the local backend lists in S3's byte
+ * order already; be sure). */
+static int collect(qk_store *lake, const char *prefix, entries *es, qk_err *err)
 {
-    entries *es = ud;
-    (void)cp;
-    if (!obj || qk_str_endswith(obj->key, "/")) return 0; /* folder markers */
-    if (es->n == es->cap) {
-        size_t cap = es->cap ? es->cap * 2 : 64;
-        entry *ne = realloc(es->e, cap * sizeof *ne);
-        if (!ne) return qk_errf(err, QK_ENOMEM, "out of memory");
-        es->e = ne;
-        es->cap = cap;
+    size_t w = 0;
+    int rc = qk_store_list_collect(lake, prefix, es, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < es->n; i++) {
+        if (qk_str_endswith(es->v[i].key, "/"))
+            free(es->v[i].key);
+        else
+            es->v[w++] = es->v[i];
     }
-    es->e[es->n].key = qk_xstrdup(obj->key);
-    es->e[es->n].size = obj->size;
-    es->e[es->n].mtime_ms = obj->mtime_ms;
-    es->n++;
+    es->n = w;
+    if (es->n) qsort(es->v, es->n, sizeof *es->v, entry_cmp);
     return 0;
 }
 
@@ -404,24 +392,18 @@ static int table_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-static int entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const entry *)a)->key, ((const entry *)b)->key);
-}
-
 int qk_lake_catalog_scan(qk_store *lake, qk_lake_catalog *out, qk_err *err)
 {
     entries es = {0};
     tables ts = {0};
     int rc;
     memset(out, 0, sizeof *out);
-    if ((rc = qk_store_list_all(lake, "", NULL, collect_cb, &es, err))) {
-        entries_free(&es);
+    if ((rc = collect(lake, "", &es, err))) {
+        qk_obj_list_free(&es);
         return rc;
     }
-    if (es.n) qsort(es.e, es.n, sizeof *es.e, entry_cmp); /* local order is S3's; be sure */
-    scan_folder(es.e, es.n, "", 0, &ts, 0);
-    entries_free(&es);
+    scan_folder(es.v, es.n, "", 0, &ts, 0);
+    qk_obj_list_free(&es);
     if (ts.n) qsort(ts.t, ts.n, sizeof *ts.t, table_cmp);
     out->tables = ts.t;
     out->n = ts.n;
@@ -448,10 +430,9 @@ static int lookup_path(qk_store *lake, const char *p, qk_lake_table *out, qk_err
     bool have_folder = false, folder_table = false;
     qk_lake_table ft;
     int rc;
-    if ((rc = qk_store_list_all(lake, p, NULL, collect_cb, &es, err))) goto out;
-    if (es.n) qsort(es.e, es.n, sizeof *es.e, entry_cmp);
+    if ((rc = collect(lake, p, &es, err))) goto out;
     for (size_t i = 0; i < es.n; i++) {
-        const char *k = es.e[i].key, *ext = NULL;
+        const char *k = es.v[i].key, *ext = NULL;
         if (k[pl] == '/') {
             if (!have_folder) f0 = i;
             have_folder = true;
@@ -462,7 +443,7 @@ static int lookup_path(qk_store *lake, const char *p, qk_lake_table *out, qk_err
             fi = i;
         }
     }
-    if (have_folder) folder_table = classify(es.e + f0, f1 - f0, p, pl + 1, &ft);
+    if (have_folder) folder_table = classify(es.v + f0, f1 - f0, p, pl + 1, &ft);
     if (nfile + folder_table > 1) {
         rc = qk_errf(err, QK_EINVAL, "ambiguous table name %s: %s%s", p,
                      folder_table ? "a folder and " : "", "data files with several extensions");
@@ -470,7 +451,7 @@ static int lookup_path(qk_store *lake, const char *p, qk_lake_table *out, qk_err
     } else if (folder_table) {
         *out = ft;
     } else if (nfile) {
-        file_table(&es.e[fi], out);
+        file_table(&es.v[fi], out);
     } else if (have_folder) {
         rc = qk_errf(err, QK_ENOTFOUND,
                      "%s is a folder but not a table (its data files are not "
@@ -480,7 +461,7 @@ static int lookup_path(qk_store *lake, const char *p, qk_lake_table *out, qk_err
         rc = qk_errf(err, QK_ENOTFOUND, "no table %s", p);
     }
 out:
-    entries_free(&es);
+    qk_obj_list_free(&es);
     return rc;
 }
 

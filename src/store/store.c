@@ -292,3 +292,45 @@ int qk_store_create_root(qk_store *s, qk_err *err)
     if ((rc = check_store(s, "create", err))) return rc;
     return s->ops->create_root(s, err);
 }
+
+/* ---- in-memory listings -------------------------------------------------------------------- */
+
+int qk_obj_list_add(qk_obj_list *l, const qk_obj_info *o, qk_err *err)
+{
+    qk_obj_entry *x;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        qk_obj_entry *v = realloc(l->v, cap * sizeof *v);
+        if (!v) return qk_errf(err, QK_ENOMEM, "out of memory listing objects");
+        l->v = v;
+        l->cap = cap;
+    }
+    x = &l->v[l->n];
+    if (!(x->key = strdup(o->key))) return qk_errf(err, QK_ENOMEM, "out of memory");
+    x->size = o->size;
+    x->mtime_ms = o->mtime_ms;
+    qk_strlcpy(x->etag, o->etag, sizeof x->etag);
+    l->n++;
+    return 0;
+}
+
+void qk_obj_list_free(qk_obj_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].key);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+static int collect_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err)
+{
+    (void)cp;
+    return obj ? qk_obj_list_add(ud, obj, err) : 0;
+}
+
+int qk_store_list_collect(qk_store *s, const char *prefix, qk_obj_list *out, qk_err *err)
+{
+    return qk_store_list_all(s, prefix, NULL, collect_cb, out, err);
+}

@@ -86,6 +86,27 @@ typedef int (*qk_store_list_cb)(void *ud, const qk_obj_info *obj, const char *co
 int qk_store_list_all(qk_store *s, const char *prefix, const char *delimiter, qk_store_list_cb cb,
                       void *ud, qk_err *err);
 
+/* A listing kept in memory: entries own their keys. Zero-initialize, free with
+ * qk_obj_list_free. */
+typedef struct qk_obj_entry {
+    char *key;
+    uint64_t size;
+    int64_t mtime_ms;
+    char etag[QK_STORE_ETAG_MAX];
+} qk_obj_entry;
+
+typedef struct qk_obj_list {
+    qk_obj_entry *v;
+    size_t n, cap;
+} qk_obj_list;
+
+/* Append a copy of o (its key duplicated). QK_ENOMEM. */
+int qk_obj_list_add(qk_obj_list *l, const qk_obj_info *o, qk_err *err);
+/* Free the entries and their keys; l is left empty and reusable. Accepts NULL. */
+void qk_obj_list_free(qk_obj_list *l);
+/* Append every object under prefix (NULL: all), in byte order, folder markers included. */
+int qk_store_list_collect(qk_store *s, const char *prefix, qk_obj_list *out, qk_err *err);
+
 /* ---- read -------------------------------------------------------------------------------- */
 
 /* QK_ENOTFOUND (message names the key) when there is no such object. */

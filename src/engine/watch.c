@@ -49,7 +49,13 @@ void qk_watchdog_destroy(qk_watchdog *d)
 static void check_one(qk_watch *w, int64_t now)
 {
     int why = 0;
-    if (w->stop) return;
+    if (w->stop) {
+        /* Interrupt again on every tick until the query ends: an interrupt that lands before
+         * DuckDB starts executing (while it binds or plans) is cleared by the execution start
+         * and would be lost. */
+        duckdb_interrupt(w->con);
+        return;
+    }
     if (w->deadline && now >= w->deadline)
         why = QK_ETIMEOUT;
     else if (w->cancelled && w->cancelled(w->cancel_ud))

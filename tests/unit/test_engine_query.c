@@ -288,6 +288,28 @@ static void test_cancel_callback_interrupts_query(void **state)
     assert_true(calls > 3);
 }
 
+static int cancel_now(void *ud)
+{
+    (void)ud;
+    return 1;
+}
+
+/* A cancel that fires at the first poll, before DuckDB has started executing (binding and
+ * planning), must still stop the query: the watchdog interrupts again until it ends. */
+static void test_cancel_before_execution_starts(void **state)
+{
+    qk_query_opts o = {10, 0, cancel_now, NULL, false};
+    (void)state;
+    for (int i = 0; i < 30; i++) {
+        qk_result *r = NULL;
+        qk_err err = {0};
+        int rc = qk_engine_query(eng, "SELECT count(*) FROM range(100000000) a, range(1000) b", &o,
+                                 &r, &err);
+        assert_int_equal(rc, QK_ECANCELED);
+        assert_null(r);
+    }
+}
+
 static void test_timeout_interrupts_unwrapped_statements(void **state)
 {
     qk_result *r = NULL;
@@ -435,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_open_missing_lake_fails_clearly),
         cmocka_unit_test(test_sql_trimmed_len_skips_comments_and_semicolons),
         cmocka_unit_test(test_relative_form_of_lake),
+        cmocka_unit_test(test_cancel_before_execution_starts),
         cmocka_unit_test(test_relative_paths_inside_lake_are_allowed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

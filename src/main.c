@@ -3,11 +3,15 @@
  * main.c: `quack` entry point. Loads ./.env (without overriding the environment), then
  * dispatches `quack CMD [args]` through the command table to src/cli/cmd_<name>.c.
  * `quack`, `quack --help` and `quack help [CMD]` print help; unknown commands exit 2.
+ * Started without arguments and with AWS_LAMBDA_RUNTIME_API set (as a Lambda function's
+ * `bootstrap` is), it runs the AWS Lambda runtime loop instead (src/runtime, docs/lambda.md).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "runtime/runtime.h"
 
 const qk_command qk_commands[] = {
     {"query", "run SQL over the lake (embedded, or against a running quack serve)", qk_help_query,
@@ -17,8 +21,7 @@ const qk_command qk_commands[] = {
     {"demo", "create the demo lake: a synthetic NYC-taxi month (April 2019)", qk_help_demo,
      qk_cmd_demo},
     {"cache", "inspect or clear the local cache of remote objects", qk_help_cache, qk_cmd_cache},
-    {"lake", "list, copy and remove objects in a lake (local or s3://)", qk_help_lake,
-     qk_cmd_lake},
+    {"lake", "list, copy and remove objects in a lake (local or s3://)", qk_help_lake, qk_cmd_lake},
     {"version", "print version information", qk_help_version, qk_cmd_version},
     {NULL, NULL, NULL, NULL},
 };
@@ -31,7 +34,9 @@ static void print_main_help(FILE *f)
         fprintf(f, "  %-9s %s\n", c->name, c->summary);
     fprintf(f, "\nRun 'quack COMMAND --help' for a command's options.\n"
                "Environment: QUACK_LAKE (lake root, default ./lake), QUACK_LOG_LEVEL; a .env file\n"
-               "in the working directory is read first (variables already set win).\n");
+               "in the working directory is read first (variables already set win).\n"
+               "With AWS_LAMBDA_RUNTIME_API set and no COMMAND, quack is an AWS Lambda custom\n"
+               "runtime (the function's bootstrap): see docs/lambda.md.\n");
 }
 
 int main(int argc, char **argv)
@@ -39,6 +44,8 @@ int main(int argc, char **argv)
     qk_err err = {0};
     if (qk_env_load_file(".env", &err) != 0) fprintf(stderr, "quack: warning: .env: %s\n", err.msg);
     if (argc < 2) {
+        const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+        if (api && *api) return qk_runtime_main();
         print_main_help(stderr);
         return QK_EXIT_USAGE;
     }

@@ -5,7 +5,8 @@
  *
  *   /invoke  {"metadata":{"timeMs","epochMs","eventId","query","warm"},"data":{"records":[..]}}
  *            the seed Lambda contract (DESIGN.md section 3); "truncated":true is added to
- *            metadata only when the byte cap cut rows
+ *            metadata only when the byte cap cut rows. Parsed and built by lake/invoke.c,
+ *            which the Lambda runtime shares; this file adds the slot, headers and status.
  *   /query   json: {"columns","records","rowCount","truncated","truncatedBy","warm","queryId",
  *            "timeMs","totalMs"}; ndjson/csv/table: the encoded rows only. The same facts
  *            travel in X-Quack-* headers for every format.
@@ -17,6 +18,7 @@
  * free); it is interrupted at the timeout or when the client's socket reports a hang-up.
  */
 #include "server/server_int.h"
+#include "lake/invoke.h"
 #include "lake/resolve.h"
 
 #include <poll.h>
@@ -59,11 +61,7 @@ void qk_reply_error(qk_reply *r, int status, const char *type, const char *msg)
     qk_strlcpy(r->error_type, type, sizeof r->error_type);
     qk_buf_truncate(&r->body, 0);
     if (r->body.max < 2 * QK_ERR_MSG_MAX + 128) r->body.max = 2 * QK_ERR_MSG_MAX + 128;
-    qk_buf_adds(&r->body, "{\"errorMessage\":");
-    qk_buf_add_json_str(&r->body, msg, strlen(msg));
-    qk_buf_adds(&r->body, ",\"errorType\":");
-    qk_buf_add_json_str(&r->body, type, strlen(type));
-    qk_buf_addc(&r->body, '}');
+    qk_invoke_error_json(&r->body, type, msg);
 }
 
 static bool internal_type(const char *t)
@@ -118,13 +116,10 @@ static int client_gone(void *ud)
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
-/* Run sql in a query slot. On success the slot is still held: release it with
- * qk_metrics_leave after encoding. */
-static int run(qk_server *s, qk_req_ctx *c, const char *sql, int64_t limit, qk_result **out,
-               qk_err *err)
+/* Take a query slot for sql (QK_EBUSY when none is free), log the SQL at debug level and
+ * count the query. Release the slot with qk_metrics_leave. */
+static int take_slot(qk_server *s, qk_req_ctx *c, const char *sql, qk_err *err)
 {
-    qk_query_opts o = {limit, s->cfg.timeout_ms, client_gone, c, false};
-    int rc;
     if (!qk_metrics_enter(&s->metrics, s->cfg.max_concurrency))
         return qk_errtf(err, QK_EBUSY, "TooManyRequests",
                         "too many queries in flight (max %d): retry later", s->cfg.max_concurrency);
@@ -136,6 +131,17 @@ static int run(qk_server *s, qk_req_ctx *c, const char *sql, int64_t limit, qk_r
         qk_buf_free(&l);
     }
     qk_metrics_count_query(&s->metrics);
+    return 0;
+}
+
+/* Run sql in a query slot. On success the slot is still held: release it with
+ * qk_metrics_leave after encoding. */
+static int run(qk_server *s, qk_req_ctx *c, const char *sql, int64_t limit, qk_result **out,
+               qk_err *err)
+{
+    qk_query_opts o = {limit, s->cfg.timeout_ms, client_gone, c, false};
+    int rc;
+    if ((rc = take_slot(s, c, sql, err))) return rc;
     rc = qk_lake_query(s->engine, sql, &o, out, err);
     if (rc) qk_metrics_leave(&s->metrics);
     return rc;
@@ -157,86 +163,52 @@ static size_t room_after(size_t max, size_t used)
     return used + ENVELOPE_SLACK < max ? max - used - ENVELOPE_SLACK : 0;
 }
 
-/* ---- POST /invoke ------------------------------------------------------------------------ */
+/* ---- POST /invoke: the seed contract, built by lake/invoke.c ---------------------------- */
 
-static int invoke_metadata(qk_buf *m, const char *id, const char *q, double ms, bool warm)
+static void invoke_opts(qk_server *s, qk_req_ctx *c, qk_invoke_opts *o)
 {
-    int rc = qk_buf_printf(m,
-                           "{\"metadata\":{\"timeMs\":%.3f,\"epochMs\":%lld,\"eventId\":\"%s\""
-                           ",\"query\":",
-                           ms, (long long)qk_epoch_ms(), id);
-    if (!rc) rc = q ? qk_buf_add_json_str(m, q, strlen(q)) : qk_buf_adds(m, "null");
-    if (!rc) rc = qk_buf_printf(m, ",\"warm\":%s", warm ? "true" : "false");
-    return rc;
-}
-
-static int invoke_body(qk_reply *r, const qk_buf *meta, const qk_buf *records, bool truncated)
-{
-    int rc = qk_buf_reserve(&r->body, meta->len + records->len + 64);
-    if (!rc) rc = qk_buf_add(&r->body, meta->data, meta->len);
-    if (!rc && truncated) rc = qk_buf_adds(&r->body, ",\"truncated\":true");
-    if (!rc) rc = qk_buf_adds(&r->body, "},\"data\":{\"records\":");
-    if (!rc)
-        rc = qk_buf_add(&r->body, records->len ? records->data : "[]",
-                        records->len ? records->len : 2);
-    if (!rc) rc = qk_buf_adds(&r->body, "}}");
-    return rc;
-}
-
-/* Encode a result as the seed envelope. */
-static int invoke_reply(qk_server *s, qk_req_ctx *c, const char *q, qk_result *res, qk_reply *r,
-                        qk_err *err)
-{
-    qk_buf meta, rec;
-    qk_encode_stats st = {0};
-    double ms = res ? qk_result_exec_ms(res) : 0;
-    bool warm = res ? qk_result_warm(res) : qk_engine_queries(s->engine) > 0;
-    int rc;
-    qk_buf_init(&meta, 2 * s->cfg.max_body + 1024);
-    qk_buf_init(&rec, s->cfg.max_response);
-    if ((rc = invoke_metadata(&meta, c->id, q, ms, warm))) {
-        rc = qk_errf(err, rc, "cannot build the response envelope");
-        goto out;
-    }
-    if (res && (rc = encode(res, QK_FMT_JSON, room_after(s->cfg.max_response, meta.len), 0, &rec,
-                            &st, err)))
-        goto out;
-    if ((rc = invoke_body(r, &meta, &rec, st.truncated))) {
-        rc = qk_errf(err, rc, "response too large for --max-response");
-        goto out;
-    }
-    r->rows = st.rows;
-    qk_reply_header(r, "X-Quack-Truncated", "%s", st.truncated ? "true" : "false");
-out:
-    qk_buf_free(&meta);
-    qk_buf_free(&rec);
-    return rc;
+    memset(o, 0, sizeof *o);
+    o->event_id = c->id;
+    o->timeout_ms = s->cfg.timeout_ms;
+    o->cancelled = client_gone;
+    o->cancel_ud = c;
+    o->max_response = s->cfg.max_response;
+    o->max_envelope = 2 * s->cfg.max_body + 1024;
+    o->cap_name = "--max-response";
 }
 
 void qk_handle_invoke(qk_server *s, qk_req_ctx *c, qk_reply *r)
 {
     qk_invoke_req req;
-    qk_result *res = NULL;
+    qk_invoke_opts o;
+    qk_invoke_stats st;
     qk_err err = {0};
+    bool query = false;
     int rc;
     qk_reply_header(r, "X-Quack-Query-Id", "%s", c->id);
-    rc = qk_req_parse_invoke(c->body.data ? c->body.data : "", c->body.len, s->cfg.max_limit,
-                             &c->arena, &req, &err);
+    rc = qk_invoke_parse(c->body.data ? c->body.data : "", c->body.len, s->cfg.max_limit, &c->arena,
+                         &req, &err);
     if (rc) {
         fail(r, &err);
         return;
     }
-    if (!req.q || !*req.q) { /* the seed answers "no query" with no records */
-        if (invoke_reply(s, c, req.q, NULL, r, &err)) fail(r, &err);
-        return;
+    /* The seed answers "no query" with no records, without a query slot. */
+    if (req.q && *req.q) {
+        if ((rc = take_slot(s, c, req.q, &err))) {
+            fail(r, &err);
+            return;
+        }
+        query = true;
     }
-    if ((rc = run(s, c, req.q, req.limit, &res, &err))) {
+    invoke_opts(s, c, &o);
+    rc = qk_invoke_run(s->engine, &req, &o, &r->body, &st, &err);
+    if (query) qk_metrics_leave(&s->metrics);
+    if (rc) {
         fail(r, &err);
         return;
     }
-    if (invoke_reply(s, c, req.q, res, r, &err)) fail(r, &err);
-    qk_metrics_leave(&s->metrics);
-    qk_result_destroy(res);
+    r->rows = st.rows;
+    qk_reply_header(r, "X-Quack-Truncated", "%s", st.truncated ? "true" : "false");
 }
 
 /* ---- POST /query ------------------------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * request.c: request bodies of POST /invoke and POST /query, parsed with jansson and checked
- * field by field. Rules (docs/http-api.md):
+ * request.c: request bodies of POST /query (POST /invoke: lake/invoke.c, shared with the Lambda
+ * runtime), parsed with jansson and checked field by field. Rules (docs/http-api.md):
  *   - the body is one JSON object (no trailing data, no \u0000 in strings, nesting bounded by
  *     jansson's depth limit); unknown fields are ignored; duplicate keys: the last one wins
  *   - /invoke: "q" string or null/absent (absent: answered with no records), "limit" integer
@@ -19,63 +19,6 @@
 #include <strings.h>
 
 #define BAD(err, ...) qk_errtf(err, QK_EINVAL, "BadRequest", __VA_ARGS__)
-
-static int load_object(const char *body, size_t len, json_t **out, qk_err *err)
-{
-    json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_DECODE_ANY, &je);
-    if (!root) {
-        if (len == 0) return BAD(err, "empty request body: expected a JSON object");
-        return BAD(err, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return BAD(err, "the request body must be a JSON object");
-    }
-    *out = root;
-    return 0;
-}
-
-/* Integer field in [lo, hi]; absent or null keeps *out. */
-static int get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out, qk_err *err)
-{
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_integer(v)) return BAD(err, "\"%s\" must be an integer", key);
-    json_int_t n = json_integer_value(v);
-    if (n < lo || n > hi)
-        return BAD(err, "\"%s\" must be between %lld and %lld, got %lld", key, (long long)lo,
-                   (long long)hi, (long long)n);
-    *out = (int64_t)n;
-    return 0;
-}
-
-/* String field copied into a; absent or null leaves *out NULL. */
-static int get_str(json_t *o, const char *key, qk_arena *a, const char **out, qk_err *err)
-{
-    json_t *v = json_object_get(o, key);
-    *out = NULL;
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_string(v)) return BAD(err, "\"%s\" must be a string", key);
-    *out = qk_arena_strndup(a, json_string_value(v), json_string_length(v));
-    if (!*out) return qk_errtf(err, QK_ENOMEM, "PayloadTooLarge", "\"%s\" is too large", key);
-    return 0;
-}
-
-int qk_req_parse_invoke(const char *body, size_t len, int64_t max_limit, qk_arena *a,
-                        qk_invoke_req *out, qk_err *err)
-{
-    json_t *root = NULL;
-    int rc;
-    out->q = NULL;
-    out->limit = QK_INVOKE_DEFAULT_LIMIT < max_limit ? QK_INVOKE_DEFAULT_LIMIT : max_limit;
-    if ((rc = load_object(body, len, &root, err))) return rc;
-    if ((rc = get_str(root, "q", a, &out->q, err))) goto out;
-    rc = get_int(root, "limit", 0, max_limit, &out->limit, err);
-out:
-    json_decref(root);
-    return rc;
-}
 
 static int get_format(json_t *o, qk_query_req *out, qk_err *err)
 {
@@ -96,15 +39,15 @@ int qk_req_parse_query(const char *body, size_t len, int64_t max_limit, qk_arena
     memset(out, 0, sizeof *out);
     out->limit = QK_QUERY_DEFAULT_LIMIT < max_limit ? QK_QUERY_DEFAULT_LIMIT : max_limit;
     out->format = QK_FMT_JSON;
-    if ((rc = load_object(body, len, &root, err))) return rc;
-    if ((rc = get_str(root, "sql", a, &out->sql, err))) goto out;
+    if ((rc = qk_json_req_object(body, len, &root, err))) return rc;
+    if ((rc = qk_json_req_str(root, "sql", a, &out->sql, err))) goto out;
     if (!out->sql) {
         rc = BAD(err, "missing \"sql\": send {\"sql\": \"SELECT ...\"}");
         goto out;
     }
-    if ((rc = get_int(root, "limit", 0, max_limit, &out->limit, err))) goto out;
+    if ((rc = qk_json_req_int(root, "limit", 0, max_limit, &out->limit, err))) goto out;
     if ((rc = get_format(root, out, err))) goto out;
-    if ((rc = get_int(root, "width", 20, 1000, &width, err))) goto out;
+    if ((rc = qk_json_req_int(root, "width", 20, 1000, &width, err))) goto out;
     out->width = (int)width;
 out:
     json_decref(root);

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 
 #include "engine/encode.h"
+#include "lake/invoke.h"
 #include "server/server.h"
 
 /* ---- metrics ----------------------------------------------------------------------------- */
@@ -64,14 +65,8 @@ const char *qk_endpoint_name(qk_endpoint ep);
 
 /* ---- request bodies ---------------------------------------------------------------------- */
 
-#define QK_INVOKE_DEFAULT_LIMIT 20
 #define QK_QUERY_DEFAULT_LIMIT 100
 #define QK_QUERY_DEFAULT_WIDTH 120
-
-typedef struct qk_invoke_req {
-    const char *q; /* NULL when absent or null (answered with no records) */
-    int64_t limit;
-} qk_invoke_req;
 
 typedef struct qk_query_req {
     const char *sql;
@@ -81,10 +76,9 @@ typedef struct qk_query_req {
     int width; /* table format width */
 } qk_query_req;
 
-/* Parse and validate a body. Strings are copied into a (freed with the request). Errors are
- * QK_EINVAL with type "BadRequest" and a message that names the field. */
-int qk_req_parse_invoke(const char *body, size_t len, int64_t max_limit, qk_arena *a,
-                        qk_invoke_req *out, qk_err *err);
+/* Parse and validate a POST /query body (POST /invoke: qk_invoke_parse in lake/invoke.h).
+ * Strings are copied into a (freed with the request). Errors are QK_EINVAL with type
+ * "BadRequest" and a message that names the field. */
 int qk_req_parse_query(const char *body, size_t len, int64_t max_limit, qk_arena *a,
                        qk_query_req *out, qk_err *err);
 /* The format an Accept header asks for: the first media range quack knows (q=0 skipped).

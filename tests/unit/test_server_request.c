@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "lake/invoke.h"
 #include "server/server_int.h"
 
 #define MAX_LIMIT 1000000
@@ -24,7 +25,7 @@ static int parse_invoke(const char *body, qk_invoke_req *out, qk_err *err)
     qk_arena_free(&a);
     qk_arena_init(&a, 1 << 20);
     qk_err_clear(err);
-    return qk_req_parse_invoke(body, strlen(body), MAX_LIMIT, &a, out, err);
+    return qk_invoke_parse(body, strlen(body), MAX_LIMIT, &a, out, err);
 }
 
 static int parse_query(const char *body, qk_query_req *out, qk_err *err)

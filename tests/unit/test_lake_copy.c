@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "lake/copy.h"
+#include "unit_engine.h"
 #include "lake/resolve.h"
 
 bool qk_lake_copy_split(const char *sql, qk_copy_stmt *st);
@@ -267,24 +268,12 @@ static int open_local_bucket(void *ud, const char *bucket, qk_store **out, qk_er
 
 static int setup(void **state)
 {
-    qk_engine_config c;
     qk_err err = {0};
-    char lake[256], cache[256], tmp[256], sql[1024];
+    char lake[256], sql[1024];
     (void)state;
     if (!mkdtemp(dir)) return -1;
     snprintf(lake, sizeof lake, "%s/lake", dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    snprintf(tmp, sizeof tmp, "%s/tmp", dir);
-    qk_engine_config_defaults(&c);
-    c.lake = lake;
-    c.cache_dir = cache;
-    c.temp_dir = tmp;
-    c.threads = 2;
-    c.create_lake = true;
-    if (qk_engine_open(&c, &eng, &err) != 0) {
-        fprintf(stderr, "open: %s\n", err.msg);
-        return -1;
-    }
+    if (qk_test_engine_open(dir, true, &eng) != 0) return -1;
     snprintf(sql, sizeof sql, "%s/buckets/src", lake);
     if (qk_mkdirs(sql, &err)) return -1;
     snprintf(sql, sizeof sql,

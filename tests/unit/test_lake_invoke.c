@@ -18,29 +18,13 @@
 #include <jansson.h>
 
 #include "lake/invoke.h"
+#include "unit_engine.h"
 
 #define MAX_LIMIT 1000000
 
 static char dir[] = "/tmp/qk-test-invoke-XXXXXX";
 static char lake[256];
 static qk_engine *eng;
-
-static int open_engine(qk_engine **out)
-{
-    qk_engine_config c;
-    qk_err err = {0};
-    char cache[300];
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    qk_engine_config_defaults(&c);
-    c.lake = lake;
-    c.cache_dir = cache;
-    c.threads = 2;
-    if (qk_engine_open(&c, out, &err) != 0) {
-        fprintf(stderr, "open: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
-}
 
 static int setup(void **state)
 {
@@ -50,7 +34,7 @@ static int setup(void **state)
     if (!mkdtemp(dir)) return -1;
     snprintf(lake, sizeof lake, "%s/lake", dir);
     snprintf(path, sizeof path, "%s/dataset", lake);
-    if (qk_mkdirs(path, &err) != 0 || open_engine(&eng) != 0) return -1;
+    if (qk_mkdirs(path, &err) != 0 || qk_test_engine_open(dir, false, &eng) != 0) return -1;
     snprintf(sql, sizeof sql,
              "COPY (SELECT range AS i, range %% 3 AS g FROM range(10)) TO "
              "'%s/dataset/small.parquet'",
@@ -359,7 +343,7 @@ static void test_run_warm_is_false_only_for_the_first_query_of_an_engine(void **
     int rc;
     json_t *j;
     (void)state;
-    assert_int_equal(open_engine(&fresh), 0);
+    assert_int_equal(qk_test_engine_open(dir, false, &fresh), 0);
     j = run_on(fresh, NULL, 20, NULL, NULL, &rc, &err);
     assert_false(json_boolean_value(meta(j, "warm"))); /* no query yet */
     json_decref(j);

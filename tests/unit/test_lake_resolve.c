@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "lake/resolve.h"
+#include "unit_engine.h"
 
 bool qk_lake_glob_match(const char *pattern, const char *key);
 
@@ -35,22 +36,12 @@ static int open_local_bucket(void *ud, const char *bucket, qk_store **out, qk_er
 
 static int setup(void **state)
 {
-    qk_engine_config c;
     qk_err err = {0};
-    char lake[256], cache[256], sql[2048];
+    char lake[256], sql[2048];
     (void)state;
     if (!mkdtemp(dir)) return -1;
     snprintf(lake, sizeof lake, "%s/lake", dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    qk_engine_config_defaults(&c);
-    c.lake = lake;
-    c.cache_dir = cache;
-    c.threads = 2;
-    c.create_lake = true;
-    if (qk_engine_open(&c, &eng, &err) != 0) {
-        fprintf(stderr, "open: %s\n", err.msg);
-        return -1;
-    }
+    if (qk_test_engine_open(dir, false, &eng) != 0) return -1;
     {
         const char *dirs[] = {"buckets/b1/data",     "buckets/b2",          "buckets/b1/part/d=1",
                               "buckets/b1/part/d=2", "buckets/b1/part/d=3", "buckets/b3"};

@@ -858,3 +858,97 @@ int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_resu
     qk_lake_ctx_free(&c);
     return rc;
 }
+
+/* ---- for the planner ------------------------------------------------------------------------ */
+
+int qk_lake_ast_parse(qk_engine *e, duckdb_connection con, const char *sql, const char *mark,
+                      bool names, json_t **ast, size_t *tables, qk_err *err)
+{
+    resolve_state rs;
+    qk_lake_ctx c;
+    int rc;
+    if (tables) *tables = 0;
+    if ((rc = qk_lake_parse(con, sql, mark, ast, err))) return rc;
+    if (!names) return 0;
+    qk_lake_ctx_init(&c, e);
+    memset(&rs, 0, sizeof rs);
+    rs.ctx = &c;
+    rs.con = con;
+    rs.ast = *ast;
+    rs.mark = mark;
+    rc = bind_names(&rs, err);
+    if (tables) *tables = c.tables;
+    if (rc) {
+        json_decref(*ast);
+        *ast = NULL;
+    }
+    return rc;
+}
+
+int qk_lake_ast_render(duckdb_connection con, json_t *ast, const char *mark, char **out,
+                       qk_err *err)
+{
+    return qk_lake_render(con, ast, mark, out, err);
+}
+
+typedef struct list_uri_ud {
+    const char *bucket, *pattern;
+    qk_obj_list *out;
+} list_uri_ud;
+
+static int list_uri_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err)
+{
+    list_uri_ud *u = ud;
+    qk_obj_info o;
+    char *full;
+    int rc;
+    (void)cp;
+    if (!obj || qk_str_endswith(obj->key, "/") || !qk_lake_glob_match(u->pattern, obj->key))
+        return 0;
+    if (asprintf(&full, "s3://%s/%s", u->bucket, obj->key) < 0)
+        return qk_errf(err, QK_ENOMEM, "out of memory");
+    o = *obj;
+    o.key = full;
+    rc = qk_obj_list_add(u->out, &o, err);
+    free(full);
+    return rc;
+}
+
+int qk_lake_list_uri(const char *uri, qk_obj_list *out, qk_err *err)
+{
+    const char *b = uri + 5, *slash;
+    char bucket[256], store_uri[300];
+    qk_store *s = NULL;
+    int rc;
+    if (!qk_str_startswith(uri, "s3://") || !(slash = strchr(b, '/')) || slash == b ||
+        (size_t)(slash - b) >= sizeof bucket || !slash[1] || !qk_lake_key_is_path(slash + 1))
+        return qk_errf(err, QK_EINVAL, "not an object path: %.200s (want s3://bucket/key)", uri);
+    memcpy(bucket, b, (size_t)(slash - b));
+    bucket[slash - b] = 0;
+    snprintf(store_uri, sizeof store_uri, "s3://%s", bucket);
+    if ((rc = qk_store_open(store_uri, &s, err))) return rc;
+    if (qk_lake_has_glob(slash + 1)) {
+        list_uri_ud u = {bucket, slash + 1, out};
+        char *prefix = strndup(slash + 1, strcspn(slash + 1, "*?["));
+        size_t before = out->n;
+        if (!prefix)
+            rc = qk_errf(err, QK_ENOMEM, "out of memory");
+        else
+            rc = qk_store_list_all(s, prefix, NULL, list_uri_cb, &u, err);
+        free(prefix);
+        if (!rc && out->n == before)
+            rc = qk_errtf(err, QK_ENOTFOUND, "IOException",
+                          "No files found that match the pattern \"%.200s\"", uri);
+    } else {
+        qk_obj_info info;
+        rc = qk_store_head(s, slash + 1, &info, err);
+        if (rc == QK_ENOTFOUND)
+            rc = qk_errtf(err, QK_ENOTFOUND, "IOException", "no such object %.200s", uri);
+        if (!rc) {
+            info.key = uri;
+            rc = qk_obj_list_add(out, &info, err);
+        }
+    }
+    qk_store_destroy(s);
+    return rc;
+}

@@ -22,6 +22,8 @@
 #include "store/cache.h"
 #include "store/store.h"
 
+#include <jansson.h>
+
 /* Open the store that holds bucket's objects (keys relative to the bucket). The default opens
  * "s3://<bucket>"; tests hand in a local directory per bucket. */
 typedef int (*qk_lake_open_store_fn)(void *ud, const char *bucket, qk_store **out, qk_err *err);
@@ -59,6 +61,21 @@ void qk_lake_ctx_free(qk_lake_ctx *ctx);
  * (credentials, network) and the cache's.
  */
 int qk_lake_resolve(qk_lake_ctx *ctx, const char *sql, char **sql_out, qk_err *err);
+
+/*
+ * Parse sql (one SELECT) into DuckDB's AST on con and, with names, bind the lake's table names
+ * in it (nothing is fetched). Integers of 19+ digits are kept as strings marked with mark (a
+ * fresh uuid + ":big:"); qk_lake_ast_render puts them back. *ast: caller decrefs. *tables:
+ * names bound (may be NULL).
+ */
+int qk_lake_ast_parse(qk_engine *e, duckdb_connection con, const char *sql, const char *mark,
+                      bool names, json_t **ast, size_t *tables, qk_err *err);
+/* json_deserialize_sql of an AST from qk_lake_ast_parse (*out: caller frees). */
+int qk_lake_ast_render(duckdb_connection con, json_t *ast, const char *mark, char **out,
+                       qk_err *err);
+/* The objects an s3:// path or glob names (DuckDB's glob rules): LIST for a glob, HEAD for a
+ * key. Appends "s3://bucket/key" URIs (in key order for a glob) with sizes to out. */
+int qk_lake_list_uri(const char *uri, qk_obj_list *out, qk_err *err);
 
 /*
  * What the CLI and the server call for every statement; same contract as qk_engine_query.

@@ -1,0 +1,1456 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan.c: the quack-reduce planner (plan.h; docs/internals/dist.md).
+ *
+ * 1. Parse with DuckDB (json_serialize_sql) and bind lake table names (nothing is fetched).
+ * 2. Shape: one SELECT_NODE, no CTE, FROM exactly one table function call whose first argument
+ *    is a path, a glob or a list of them (read_parquet, read_csv, read_json ...). Anything else
+ *    runs unsplit, with the reason.
+ * 3. Files: the argument's files (s3:// LIST/HEAD, local DuckDB glob()), grouped in order into
+ *    shards of about shard_bytes.
+ * 4. Rewrite, as SQL text built from DuckDB-rendered expressions:
+ *    - aggregate queries: map = GROUP BY keys (as "__k<j>") + partial aggregates ("__a<i>...")
+ *      (+ the DISTINCT aggregates' argument as "__d"); reduce = the combine of the partials
+ *      grouped by the keys, with HAVING, ORDER BY, LIMIT/OFFSET, every output cast to the
+ *      original query's type and named as it is;
+ *    - other queries: map = the query without ORDER BY/LIMIT (top-k pushed when there is a
+ *      LIMIT: ORDER BY ... LIMIT n+m), reduce = SELECT [DISTINCT] * over the partials with the
+ *      ORDER BY, LIMIT and OFFSET.
+ * 5. Check with DuckDB on one file: DESCRIBE the original query and the map; run the map with
+ *    LIMIT 0 into a probe Parquet and DESCRIBE the reduce over it: the reduce must give the
+ *    original's column names and types exactly, or the query runs unsplit.
+ */
+#include "dist/plan.h"
+#include "lake/resolve.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define SHARD_MARK "__qk_shard_files__"
+#define PARTIALS_MARK "__qk_partial_files__"
+#define MAX_AGGS 64
+#define MAX_KEYS 64
+#define SQL_MAX ((size_t)64 << 20)
+
+typedef enum {
+    A_COUNT,
+    A_COUNT_STAR,
+    A_SUM,
+    A_MIN,
+    A_MAX,
+    A_AVG,
+    A_BOOL_AND,
+    A_BOOL_OR,
+    A_VAR_SAMP,
+    A_VAR_POP,
+    A_STDDEV_SAMP,
+    A_STDDEV_POP,
+} agg_kind;
+
+typedef struct agg {
+    json_t *node; /* borrowed: the FUNCTION node in the AST */
+    agg_kind kind;
+    bool distinct;
+    char *arg;    /* rendered argument (NULL for count(*)) */
+    char *filter; /* rendered FILTER condition, or NULL */
+} agg;
+
+typedef struct pstate {
+    qk_engine *e;
+    duckdb_connection con;
+    char mark[48];
+    json_t *ast, *node, *tmpl; /* statement, its SELECT_NODE, a "SELECT 1" template */
+    json_t *aggnames;          /* set of DuckDB's aggregate function names */
+    char reason[300];
+    agg aggs[MAX_AGGS];
+    size_t naggs;
+    json_t *keys[MAX_KEYS]; /* group expressions (borrowed or owned in owned_keys) */
+    char *key_sql[MAX_KEYS];
+    size_t nkeys;
+    json_t *owned; /* array keeping substituted nodes alive */
+    char *distinct_arg;
+} pstate;
+
+static const char *jstr(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static bool unsplit(pstate *ps, const char *why)
+{
+    if (!ps->reason[0]) snprintf(ps->reason, sizeof ps->reason, "%s", why);
+    return false;
+}
+
+/* ---- expressions ----------------------------------------------------------------------------- */
+
+/* Structural equality ignoring query_location and alias. */
+static bool same_expr(json_t *a, json_t *b)
+{
+    const char *k;
+    json_t *v;
+    if (json_typeof(a) != json_typeof(b)) return false;
+    if (json_is_object(a)) {
+        size_t na = 0, nb = 0;
+        json_object_foreach(a, k, v)
+        {
+            if (!strcmp(k, "query_location") || !strcmp(k, "alias")) continue;
+            na++;
+            if (!same_expr(v, json_object_get(b, k) ? json_object_get(b, k) : json_null()))
+                return false;
+        }
+        json_object_foreach(b, k, v)
+        {
+            if (strcmp(k, "query_location") != 0 && strcmp(k, "alias") != 0) nb++;
+        }
+        return na == nb;
+    }
+    if (json_is_array(a)) {
+        size_t i;
+        if (json_array_size(a) != json_array_size(b)) return false;
+        json_array_foreach(a, i, v)
+        {
+            if (!same_expr(v, json_array_get(b, i))) return false;
+        }
+        return true;
+    }
+    return json_equal(a, b);
+}
+
+/* Render one expression as SQL text (caller frees). */
+static int render_expr(pstate *ps, json_t *expr, char **out, qk_err *err)
+{
+    json_t *stmt = json_deep_copy(ps->tmpl), *node, *copy = json_deep_copy(expr);
+    char *sql = NULL;
+    int rc;
+    *out = NULL;
+    if (!stmt || !copy) {
+        json_decref(stmt);
+        json_decref(copy);
+        return qk_errf(err, QK_ENOMEM, "out of memory");
+    }
+    json_object_set_new(copy, "alias", json_string(""));
+    node = json_object_get(json_array_get(json_object_get(stmt, "statements"), 0), "node");
+    json_array_set_new(json_object_get(node, "select_list"), 0, copy);
+    rc = qk_lake_ast_render(ps->con, stmt, ps->mark, &sql, err);
+    json_decref(stmt);
+    if (rc) return rc;
+    if (strncmp(sql, "SELECT ", 7) != 0) {
+        free(sql);
+        return qk_errf(err, QK_EINTERNAL, "cannot render an expression");
+    }
+    *out = qk_xstrdup(sql + 7);
+    free(sql);
+    return 0;
+}
+
+/* Parse "SELECT <text>" and return its expression node (new reference). */
+static json_t *parse_expr(pstate *ps, const char *text, qk_err *err)
+{
+    qk_buf b;
+    json_t *ast = NULL, *e = NULL;
+    qk_buf_init(&b, SQL_MAX);
+    if (qk_buf_printf(&b, "SELECT %s", text)) {
+        qk_buf_free(&b);
+        qk_errf(err, QK_ETOOBIG, "expression too long");
+        return NULL;
+    }
+    if (qk_lake_ast_parse(ps->e, ps->con, qk_buf_cstr(&b), ps->mark, false, &ast, NULL, err) == 0) {
+        e = json_array_get(
+            json_object_get(
+                json_object_get(json_array_get(json_object_get(ast, "statements"), 0), "node"),
+                "select_list"),
+            0);
+        json_incref(e);
+    }
+    json_decref(ast);
+    qk_buf_free(&b);
+    return e;
+}
+
+static bool is_int_const(json_t *e, json_int_t *v)
+{
+    json_t *val = json_object_get(e, "value"), *x = json_object_get(val, "value");
+    if (strcmp(jstr(e, "class"), "CONSTANT") != 0 || !json_is_integer(x)) return false;
+    *v = json_integer_value(x);
+    return true;
+}
+
+/* Is there a node of class cls anywhere in j? */
+static bool has_class(json_t *j, const char *cls)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        if (!strcmp(jstr(j, "class"), cls)) return true;
+        json_object_foreach(j, k, v)
+        {
+            if (has_class(v, cls)) return true;
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            if (has_class(v, cls)) return true;
+        }
+    }
+    return false;
+}
+
+static bool is_aggregate(pstate *ps, json_t *e)
+{
+    return !strcmp(jstr(e, "class"), "FUNCTION") &&
+           json_object_get(ps->aggnames, jstr(e, "function_name")) != NULL;
+}
+
+static bool has_aggregate(pstate *ps, json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        if (is_aggregate(ps, j)) return true;
+        json_object_foreach(j, k, v)
+        {
+            if (has_aggregate(ps, v)) return true;
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            if (has_aggregate(ps, v)) return true;
+        }
+    }
+    return false;
+}
+
+/* ---- aggregates ---------------------------------------------------------------------------- */
+
+static bool agg_kind_of(const char *name, agg_kind *k)
+{
+    static const struct {
+        const char *n;
+        agg_kind k;
+    } map[] = {{"count", A_COUNT},
+               {"count_star", A_COUNT_STAR},
+               {"sum", A_SUM},
+               {"min", A_MIN},
+               {"max", A_MAX},
+               {"avg", A_AVG},
+               {"mean", A_AVG},
+               {"bool_and", A_BOOL_AND},
+               {"bool_or", A_BOOL_OR},
+               {"var_samp", A_VAR_SAMP},
+               {"variance", A_VAR_SAMP},
+               {"var_pop", A_VAR_POP},
+               {"stddev_samp", A_STDDEV_SAMP},
+               {"stddev", A_STDDEV_SAMP},
+               {"stddev_pop", A_STDDEV_POP}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (!strcasecmp(name, map[i].n)) {
+            *k = map[i].k;
+            return true;
+        }
+    return false;
+}
+
+/* Record the aggregate node e (once per distinct aggregate). false: not splittable. */
+static bool add_agg(pstate *ps, json_t *e, qk_err *err)
+{
+    agg a = {0};
+    json_t *children = json_object_get(e, "children"), *filter = json_object_get(e, "filter");
+    json_t *orders = json_object_get(json_object_get(e, "order_bys"), "orders");
+    for (size_t i = 0; i < ps->naggs; i++)
+        if (same_expr(ps->aggs[i].node, e)) return true;
+    if (ps->naggs == MAX_AGGS) return unsplit(ps, "too many aggregates");
+    if (!agg_kind_of(jstr(e, "function_name"), &a.kind)) {
+        snprintf(ps->reason, sizeof ps->reason, "the aggregate %s() is not decomposable here",
+                 jstr(e, "function_name"));
+        return false;
+    }
+    if (json_array_size(orders) > 0) return unsplit(ps, "ORDER BY inside an aggregate");
+    if (has_aggregate(ps, children) || has_class(children, "WINDOW") ||
+        has_class(children, "SUBQUERY"))
+        return unsplit(ps, "an aggregate's argument holds an aggregate, window or subquery");
+    a.node = e;
+    a.distinct = json_is_true(json_object_get(e, "distinct"));
+    if (a.kind == A_COUNT_STAR) {
+        if (json_array_size(children) != 0) return unsplit(ps, "count(*) with arguments");
+    } else if (json_array_size(children) != 1) {
+        return unsplit(ps, "an aggregate with several arguments");
+    } else if (render_expr(ps, json_array_get(children, 0), &a.arg, err)) {
+        return unsplit(ps, "cannot render an aggregate's argument");
+    }
+    if (filter && !json_is_null(filter)) {
+        if (a.distinct) {
+            free(a.arg);
+            return unsplit(ps, "DISTINCT aggregate with FILTER");
+        }
+        if (render_expr(ps, filter, &a.filter, err)) {
+            free(a.arg);
+            return unsplit(ps, "cannot render a FILTER clause");
+        }
+    }
+    if (a.distinct) {
+        if (a.kind >= A_VAR_SAMP || a.kind == A_COUNT_STAR) {
+            free(a.arg);
+            return unsplit(ps, "DISTINCT on this aggregate");
+        }
+        if (ps->distinct_arg && strcmp(ps->distinct_arg, a.arg) != 0) {
+            free(a.arg);
+            return unsplit(ps, "DISTINCT aggregates over different arguments");
+        }
+        if (!ps->distinct_arg) ps->distinct_arg = qk_xstrdup(a.arg);
+    }
+    ps->aggs[ps->naggs++] = a;
+    return true;
+}
+
+/* Find every aggregate in j. */
+static bool collect_aggs(pstate *ps, json_t *j, qk_err *err)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        if (!strcmp(jstr(j, "class"), "WINDOW")) return unsplit(ps, "window functions");
+        if (!strcmp(jstr(j, "class"), "SUBQUERY"))
+            return unsplit(ps, "a subquery in the select list, HAVING or ORDER BY");
+        if (is_aggregate(ps, j)) return add_agg(ps, j, err);
+        json_object_foreach(j, k, v)
+        {
+            if (!collect_aggs(ps, v, err)) return false;
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            if (!collect_aggs(ps, v, err)) return false;
+        }
+    }
+    return true;
+}
+
+/* The map's partial columns of aggregate i. */
+static int map_partials(const agg *a, size_t i, qk_buf *b)
+{
+    char f[64 + 4096];
+    const char *arg = a->arg;
+    int rc = 0;
+    if (a->filter) {
+        if (strlen(a->filter) > 4000) return QK_ETOOBIG;
+        snprintf(f, sizeof f, " FILTER (WHERE %s)", a->filter);
+    } else {
+        f[0] = 0;
+    }
+    if (a->distinct) return 0; /* computed in the reduce over "__d" */
+    switch (a->kind) {
+    case A_COUNT_STAR:
+        rc = qk_buf_printf(b, ", count(*)%s AS \"__a%zu\"", f, i);
+        break;
+    case A_COUNT:
+        rc = qk_buf_printf(b, ", count(%s)%s AS \"__a%zu\"", arg, f, i);
+        break;
+    case A_SUM:
+        rc = qk_buf_printf(b, ", sum(%s)%s AS \"__a%zu\"", arg, f, i);
+        break;
+    case A_MIN:
+        rc = qk_buf_printf(b, ", min(%s)%s AS \"__a%zu\"", arg, f, i);
+        break;
+    case A_MAX:
+        rc = qk_buf_printf(b, ", max(%s)%s AS \"__a%zu\"", arg, f, i);
+        break;
+    case A_BOOL_AND:
+        rc = qk_buf_printf(b, ", bool_and(%s)%s AS \"__a%zu\"", arg, f, i);
+        break;
+    case A_BOOL_OR:
+        rc = qk_buf_printf(b, ", bool_or(%s)%s AS \"__a%zu\"", arg, f, i);
+        break;
+    case A_AVG:
+        rc = qk_buf_printf(b, ", sum(%s)%s AS \"__a%zu_s\", count(%s)%s AS \"__a%zu_c\"", arg, f, i,
+                           arg, f, i);
+        break;
+    default: /* variance family: count, mean and M2 per shard, merged exactly in the reduce */
+        rc = qk_buf_printf(b,
+                           ", count(%s)%s AS \"__a%zu_c\", avg((%s)::DOUBLE)%s AS \"__a%zu_m\", "
+                           "var_pop((%s)::DOUBLE)%s * count(%s)%s AS \"__a%zu_q\"",
+                           arg, f, i, arg, f, i, arg, f, arg, f, i);
+        break;
+    }
+    return rc;
+}
+
+/* The reduce's combine expression for aggregate i. */
+static int reduce_combine(const agg *a, size_t i, qk_buf *b)
+{
+    if (a->distinct) {
+        static const char *const fn[] = {"count", "", "sum", "min", "max", "avg"};
+        return qk_buf_printf(b, "%s(DISTINCT \"__d\")", fn[a->kind]);
+    }
+    switch (a->kind) {
+    case A_COUNT_STAR:
+    case A_COUNT:
+        return qk_buf_printf(b, "coalesce(sum(\"__a%zu\"), 0)", i);
+    case A_SUM:
+        return qk_buf_printf(b, "sum(\"__a%zu\")", i);
+    case A_MIN:
+        return qk_buf_printf(b, "min(\"__a%zu\")", i);
+    case A_MAX:
+        return qk_buf_printf(b, "max(\"__a%zu\")", i);
+    case A_BOOL_AND:
+        return qk_buf_printf(b, "bool_and(\"__a%zu\")", i);
+    case A_BOOL_OR:
+        return qk_buf_printf(b, "bool_or(\"__a%zu\")", i);
+    case A_AVG:
+        return qk_buf_printf(b, "(sum(\"__a%zu_s\") / nullif(sum(\"__a%zu_c\"), 0))", i, i);
+    case A_VAR_SAMP:
+    case A_STDDEV_SAMP:
+    case A_VAR_POP:
+    case A_STDDEV_POP: {
+        /* n = sum(c); M2 = sum(q) + sum(c m^2) - sum(c m)^2 / n (Chan et al.'s merge of the
+         * shards' counts, means and M2) */
+        int k = a->kind == A_VAR_SAMP || a->kind == A_STDDEV_SAMP;
+        bool sd = a->kind == A_STDDEV_SAMP || a->kind == A_STDDEV_POP;
+        char c[32], m[32], q[32];
+        snprintf(c, sizeof c, "\"__a%zu_c\"", i);
+        snprintf(m, sizeof m, "\"__a%zu_m\"", i);
+        snprintf(q, sizeof q, "\"__a%zu_q\"", i);
+        return qk_buf_printf(
+            b,
+            "(CASE WHEN sum(%s) > %d THEN %s(greatest(0.0, (sum(%s) + sum(%s * %s "
+            "* %s) - sum(%s * %s) * sum(%s * %s) / sum(%s)) / (sum(%s) - %d))) END)",
+            c, k, sd ? "sqrt" : "", q, c, m, m, c, m, c, m, c, c, k);
+    }
+    }
+    return QK_EINTERNAL;
+}
+
+/* ---- reduce expressions -----------------------------------------------------------------------
+ */
+
+/* A copy of e where aggregates become their combine expressions and group keys "__k<j>".
+ * NULL (reason set) when a column reference is left outside them. select_aliases: names a
+ * HAVING/ORDER BY column reference may use. */
+static json_t *reduce_expr(pstate *ps, json_t *e, json_t *aliases, qk_err *err)
+{
+    const char *k;
+    json_t *v, *out;
+    size_t i;
+    if (json_is_object(e)) {
+        for (size_t j = 0; j < ps->nkeys; j++)
+            if (same_expr(e, ps->keys[j])) {
+                char name[32];
+                snprintf(name, sizeof name, "\"__k%zu\"", j);
+                return parse_expr(ps, name, err);
+            }
+        if (is_aggregate(ps, e)) {
+            for (size_t j = 0; j < ps->naggs; j++)
+                if (same_expr(ps->aggs[j].node, e)) {
+                    qk_buf b;
+                    json_t *r;
+                    qk_buf_init(&b, 1 << 16);
+                    reduce_combine(&ps->aggs[j], j, &b);
+                    r = parse_expr(ps, qk_buf_cstr(&b), err);
+                    qk_buf_free(&b);
+                    return r;
+                }
+            unsplit(ps, "internal: an aggregate was not collected");
+            return NULL;
+        }
+        if (!strcmp(jstr(e, "class"), "COLUMN_REF")) {
+            json_t *names = json_object_get(e, "column_names");
+            size_t n;
+            json_t *a;
+            if (json_array_size(names) == 1) json_array_foreach(aliases, n, a)
+                {
+                    if (!strcasecmp(json_string_value(a),
+                                    json_string_value(json_array_get(names, 0))))
+                        return json_deep_copy(e);
+                }
+            unsplit(ps, "a column outside GROUP BY and aggregates");
+            return NULL;
+        }
+        if (!strcmp(jstr(e, "class"), "STAR")) {
+            unsplit(ps, "* in an aggregate query");
+            return NULL;
+        }
+        out = json_object();
+        json_object_foreach(e, k, v)
+        {
+            json_t *c = (json_is_object(v) || json_is_array(v)) ? reduce_expr(ps, v, aliases, err)
+                                                                : json_deep_copy(v);
+            if (!c) {
+                json_decref(out);
+                return NULL;
+            }
+            json_object_set_new(out, k, c);
+        }
+        return out;
+    }
+    if (json_is_array(e)) {
+        out = json_array();
+        json_array_foreach(e, i, v)
+        {
+            json_t *c = reduce_expr(ps, v, aliases, err);
+            if (!c) {
+                json_decref(out);
+                return NULL;
+            }
+            json_array_append_new(out, c);
+        }
+        return out;
+    }
+    return json_deep_copy(e);
+}
+
+/* ---- modifiers ------------------------------------------------------------------------------ */
+
+typedef struct mods {
+    json_t *orders; /* array of {type, null_order, expression} or NULL */
+    json_t *limit, *offset;
+    bool distinct;
+    bool other; /* an unsupported modifier */
+} mods;
+
+static void read_mods(json_t *node, mods *m)
+{
+    size_t i;
+    json_t *v;
+    memset(m, 0, sizeof *m);
+    json_array_foreach(json_object_get(node, "modifiers"), i, v)
+    {
+        const char *t = jstr(v, "type");
+        if (!strcmp(t, "ORDER_MODIFIER") && !m->orders)
+            m->orders = json_object_get(v, "orders");
+        else if (!strcmp(t, "LIMIT_MODIFIER") && !m->limit && !m->offset) {
+            m->limit = json_object_get(v, "limit");
+            m->offset = json_object_get(v, "offset");
+            if (json_is_null(m->limit)) m->limit = NULL;
+            if (json_is_null(m->offset)) m->offset = NULL;
+        } else if (!strcmp(t, "DISTINCT_MODIFIER") &&
+                   json_array_size(json_object_get(v, "distinct_on_targets")) == 0)
+            m->distinct = true;
+        else
+            m->other = true;
+    }
+}
+
+static const char *order_word(json_t *o)
+{
+    const char *t = jstr(o, "type");
+    return !strcmp(t, "DESCENDING") ? " DESC" : !strcmp(t, "ASCENDING") ? " ASC" : "";
+}
+
+static const char *nulls_word(json_t *o)
+{
+    const char *t = jstr(o, "null_order");
+    return !strcmp(t, "NULLS FIRST") || !strcmp(t, "NULLS_FIRST") ? " NULLS FIRST"
+           : !strcmp(t, "NULLS LAST") || !strcmp(t, "NULLS_LAST") ? " NULLS LAST"
+                                                                  : "";
+}
+
+/* ---- the plan ------------------------------------------------------------------------------- */
+
+static void pstate_free(pstate *ps)
+{
+    for (size_t i = 0; i < ps->naggs; i++) {
+        free(ps->aggs[i].arg);
+        free(ps->aggs[i].filter);
+    }
+    for (size_t i = 0; i < ps->nkeys; i++)
+        free(ps->key_sql[i]);
+    free(ps->distinct_arg);
+    json_decref(ps->owned);
+    json_decref(ps->ast);
+    json_decref(ps->tmpl);
+    json_decref(ps->aggnames);
+    if (ps->con) duckdb_disconnect(&ps->con);
+}
+
+static int load_aggnames(pstate *ps, qk_err *err)
+{
+    duckdb_result res;
+    int rc = 0;
+    ps->aggnames = json_object();
+    if (duckdb_query(ps->con,
+                     "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type "
+                     "= 'aggregate'",
+                     &res) == DuckDBError) {
+        rc = qk_errf(err, QK_EINTERNAL, "duckdb_functions: %s", duckdb_result_error(&res));
+    } else {
+        duckdb_data_chunk ch;
+        while ((ch = duckdb_fetch_chunk(res)) != NULL) {
+            duckdb_vector v = duckdb_data_chunk_get_vector(ch, 0);
+            duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(v);
+            for (idx_t r = 0; r < duckdb_data_chunk_get_size(ch); r++) {
+                char *name = strndup(duckdb_string_t_data(&s[r]), duckdb_string_t_length(s[r]));
+                if (name) json_object_set_new(ps->aggnames, name, json_true());
+                free(name);
+            }
+            duckdb_destroy_data_chunk(&ch);
+        }
+    }
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+/* The files of the table function's path argument. */
+static int list_files(pstate *ps, json_t *arg, qk_obj_list *files, qk_err *err)
+{
+    json_t *v = json_object_get(arg, "value");
+    const char *cls = jstr(arg, "class");
+    if (!strcmp(cls, "CONSTANT") && !strcmp(jstr(json_object_get(v, "type"), "id"), "VARCHAR")) {
+        const char *p = json_string_value(json_object_get(v, "value"));
+        if (!p) return unsplit(ps, "the path is NULL"), 1;
+        if (qk_str_startswith(p, "s3://")) return qk_lake_list_uri(p, files, err);
+        {
+            duckdb_prepared_statement st = NULL;
+            duckdb_result res;
+            int rc = 0;
+            if (duckdb_prepare(ps->con, "SELECT file FROM glob(?) ORDER BY file", &st) ==
+                DuckDBError) {
+                duckdb_destroy_prepare(&st);
+                return qk_errf(err, QK_EINTERNAL, "glob: cannot prepare");
+            }
+            duckdb_bind_varchar(st, 1, p);
+            if (duckdb_execute_prepared(st, &res) == DuckDBError) {
+                rc = qk_engine_set_error(err, duckdb_result_error(&res),
+                                         duckdb_result_error_type(&res));
+            } else {
+                duckdb_data_chunk ch;
+                while (!rc && (ch = duckdb_fetch_chunk(res)) != NULL) {
+                    duckdb_vector vec = duckdb_data_chunk_get_vector(ch, 0);
+                    duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(vec);
+                    for (idx_t r = 0; !rc && r < duckdb_data_chunk_get_size(ch); r++) {
+                        char *f =
+                            strndup(duckdb_string_t_data(&s[r]), duckdb_string_t_length(s[r]));
+                        struct stat sb;
+                        qk_obj_info o = {0};
+                        o.key = f;
+                        if (f && stat(f, &sb) == 0) o.size = (uint64_t)sb.st_size;
+                        rc = f ? qk_obj_list_add(files, &o, err) : QK_ENOMEM;
+                        free(f);
+                    }
+                    duckdb_destroy_data_chunk(&ch);
+                }
+            }
+            duckdb_destroy_result(&res);
+            duckdb_destroy_prepare(&st);
+            if (!rc && files->n == 0)
+                rc = qk_errtf(err, QK_ENOTFOUND, "IOException",
+                              "No files found that match the pattern \"%.200s\"", p);
+            return rc;
+        }
+    }
+    if (!strcmp(cls, "FUNCTION") && !strcmp(jstr(arg, "function_name"), "list_value")) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(arg, "children"), i, c)
+        {
+            int rc = list_files(ps, c, files, err);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    if (!strcmp(cls, "CONSTANT") && !strcmp(jstr(json_object_get(v, "type"), "id"), "LIST")) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(json_object_get(v, "value"), "children")
+                               ? json_object_get(json_object_get(v, "value"), "children")
+                               : json_object_get(v, "value"),
+                           i, c)
+        {
+            json_t *fake = json_pack("{s:s,s:{s:{s:s},s:O}}", "class", "CONSTANT", "value", "type",
+                                     "id", "VARCHAR", "value", json_object_get(c, "value"));
+            int rc = fake ? list_files(ps, fake, files, err) : QK_ENOMEM;
+            json_decref(fake);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    unsplit(ps, "the table function's first argument is not a path, glob or list of paths");
+    return 1;
+}
+
+static void free_shards(qk_dist_plan *p)
+{
+    for (size_t i = 0; i < p->nshards; i++) {
+        for (size_t j = 0; j < p->shards[i].nfiles; j++)
+            free(p->shards[i].files[j]);
+        free(p->shards[i].files);
+    }
+    free(p->shards);
+    p->shards = NULL;
+    p->nshards = 0;
+}
+
+static void make_shards(qk_dist_plan *p, const qk_obj_list *files, const qk_dist_plan_opts *o)
+{
+    uint64_t target = o && o->shard_bytes ? o->shard_bytes : QK_DIST_DEFAULT_SHARD_BYTES;
+    size_t maxs = o && o->max_shards ? o->max_shards : SIZE_MAX;
+    for (size_t i = 0; i < files->n; i++)
+        p->total_bytes += files->v[i].size;
+    if (maxs != SIZE_MAX && p->total_bytes / maxs > target) target = p->total_bytes / maxs + 1;
+    p->shards = calloc(files->n ? files->n : 1, sizeof *p->shards);
+    if (!p->shards) abort();
+    for (size_t i = 0; i < files->n; i++) {
+        qk_dist_shard *s;
+        if (p->nshards == 0 || p->shards[p->nshards - 1].bytes + files->v[i].size > target || 0) {
+            if (!(p->nshards && p->shards[p->nshards - 1].bytes == 0)) p->nshards++;
+        }
+        s = &p->shards[p->nshards - 1];
+        s->files = realloc(s->files, (s->nfiles + 1) * sizeof *s->files);
+        if (!s->files) abort();
+        s->files[s->nfiles++] = qk_xstrdup(files->v[i].key);
+        s->bytes += files->v[i].size;
+    }
+}
+
+/* Append the SQL list literal of a shard's files. */
+static int add_file_list(qk_buf *b, char *const *files, size_t n)
+{
+    int rc = qk_buf_addc(b, '[');
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i) rc = qk_buf_addc(b, ',');
+        if (!rc) rc = qk_sql_add_literal(b, files[i]);
+    }
+    return rc ? rc : qk_buf_addc(b, ']');
+}
+
+static char *replace_mark(const char *tmpl, const char *mark, const char *with)
+{
+    qk_buf b;
+    const char *hit;
+    char q[64];
+    snprintf(q, sizeof q, "'%s'", mark);
+    qk_buf_init(&b, SQL_MAX);
+    while ((hit = strstr(tmpl, q)) != NULL) {
+        qk_buf_add(&b, tmpl, (size_t)(hit - tmpl));
+        qk_buf_adds(&b, with);
+        tmpl = hit + strlen(q);
+    }
+    qk_buf_adds(&b, tmpl);
+    return qk_buf_detach(&b, NULL);
+}
+
+int qk_dist_map_sql(const qk_dist_plan *p, size_t shard, char **out, qk_err *err)
+{
+    qk_buf b;
+    *out = NULL;
+    if (!p->split || shard >= p->nshards) return qk_errf(err, QK_EINVAL, "no shard %zu", shard);
+    qk_buf_init(&b, SQL_MAX);
+    if (add_file_list(&b, p->shards[shard].files, p->shards[shard].nfiles)) {
+        qk_buf_free(&b);
+        return qk_errf(err, QK_ETOOBIG, "shard %zu: file list too long", shard);
+    }
+    *out = replace_mark(p->map_template, SHARD_MARK, qk_buf_cstr(&b));
+    qk_buf_free(&b);
+    return 0;
+}
+
+int qk_dist_reduce_sql(const qk_dist_plan *p, const char *const *files, size_t n, char **out,
+                       qk_err *err)
+{
+    qk_buf b;
+    *out = NULL;
+    if (!p->split) return qk_errf(err, QK_EINVAL, "the plan is not split");
+    qk_buf_init(&b, SQL_MAX);
+    if (add_file_list(&b, (char *const *)files, n)) {
+        qk_buf_free(&b);
+        return qk_errf(err, QK_ETOOBIG, "partial file list too long");
+    }
+    *out = replace_mark(p->reduce_template, PARTIALS_MARK, qk_buf_cstr(&b));
+    qk_buf_free(&b);
+    return 0;
+}
+
+/* Column names and types of DESCRIBE sql (through the lake layer). */
+static int describe(qk_engine *e, const char *sql, json_t **cols, qk_err *err)
+{
+    qk_buf b;
+    qk_result *r = NULL;
+    qk_query_opts o = {.limit = -1};
+    duckdb_data_chunk ch;
+    int rc;
+    *cols = NULL;
+    qk_buf_init(&b, SQL_MAX);
+    if (qk_buf_printf(&b, "DESCRIBE %s", sql)) {
+        qk_buf_free(&b);
+        return qk_errf(err, QK_ETOOBIG, "query too long");
+    }
+    rc = qk_lake_query(e, qk_buf_cstr(&b), &o, &r, err);
+    qk_buf_free(&b);
+    if (rc) return rc;
+    *cols = json_array();
+    while ((ch = qk_result_next_chunk(r)) != NULL) {
+        duckdb_string_t *n = (duckdb_string_t *)duckdb_vector_get_data(
+                            duckdb_data_chunk_get_vector(ch, 0)),
+                        *t = (duckdb_string_t *)duckdb_vector_get_data(
+                            duckdb_data_chunk_get_vector(ch, 1));
+        for (idx_t i = 0; i < duckdb_data_chunk_get_size(ch); i++) {
+            json_t *c = json_object();
+            json_object_set_new(
+                c, "name", json_stringn(duckdb_string_t_data(&n[i]), duckdb_string_t_length(n[i])));
+            json_object_set_new(
+                c, "type", json_stringn(duckdb_string_t_data(&t[i]), duckdb_string_t_length(t[i])));
+            json_array_append_new(*cols, c);
+        }
+        duckdb_destroy_data_chunk(&ch);
+    }
+    qk_result_destroy(r);
+    return 0;
+}
+
+/* Types that come back from Parquet exactly (the rest travel as VARCHAR). */
+static bool parquet_exact(const char *t)
+{
+    static const char *const bad[] = {"HUGEINT", "UHUGEINT", "ENUM",   "UNION",
+                                      "BIT",     "VARINT",   "BIGNUM", "TIME WITH TIME ZONE",
+                                      "MAP"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (strstr(t, bad[i])) return false;
+    return true;
+}
+
+/* Append the rendered ORDER BY of orders to b: positions stay, other expressions are given by
+ * expr_sql(i) (a hidden column name or a rewritten expression). */
+static void add_order_item(qk_buf *b, size_t i, const char *what, json_t *o)
+{
+    qk_buf_printf(b, "%s%s%s%s", i ? ", " : "", what, order_word(o), nulls_word(o));
+}
+
+/* LIMIT/OFFSET text of the reduce, and "(limit) + (offset)" for a top-k map. */
+static int limit_sql(pstate *ps, const mods *m, char **lim, char **off, qk_err *err)
+{
+    *lim = *off = NULL;
+    if (m->limit && render_expr(ps, m->limit, lim, err)) return 1;
+    if (m->offset && render_expr(ps, m->offset, off, err)) return 1;
+    return 0;
+}
+
+/* The map and reduce templates. orig: the original query's columns ({name, type}). */
+static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *arg0, json_t *orig, qk_err *err)
+{
+    json_t *node = ps->node, *where = json_object_get(node, "where_clause"), *aliases;
+    json_t *sel = json_object_get(node, "select_list"), *having = json_object_get(node, "having");
+    qk_buf map, red;
+    mods m;
+    char *from_sql = NULL, *where_sql = NULL, *tmp = NULL, *lim = NULL, *off = NULL;
+    size_t i;
+    json_t *v;
+    bool aggq;
+    int rc = 0;
+    read_mods(node, &m);
+    if (m.other) return unsplit(ps, "DISTINCT ON or another modifier"), 1;
+    qk_buf_init(&map, SQL_MAX);
+    qk_buf_init(&red, SQL_MAX);
+    /* FROM with the marker in place of the files */
+    {
+        json_t *saved = json_incref(arg0), *mk = parse_expr(ps, "'" SHARD_MARK "'", err);
+        json_t *t = json_deep_copy(ps->tmpl), *tn;
+        if (!mk || !t) {
+            json_decref(saved);
+            json_decref(mk);
+            json_decref(t);
+            rc = QK_ENOMEM;
+            goto out;
+        }
+        json_array_set_new(json_object_get(json_object_get(from, "function"), "children"), 0, mk);
+        tn = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
+        json_object_set_new(tn, "from_table", json_deep_copy(from));
+        rc = qk_lake_ast_render(ps->con, t, ps->mark, &tmp, err);
+        json_array_set_new(json_object_get(json_object_get(from, "function"), "children"), 0,
+                           saved);
+        json_decref(t);
+        if (rc) goto out;
+        if (strncmp(tmp, "SELECT 1 FROM ", 14) != 0) {
+            rc = qk_errf(err, QK_EINTERNAL, "cannot render the FROM clause");
+            goto out;
+        }
+        from_sql = qk_xstrdup(tmp + 14);
+        free(tmp);
+        tmp = NULL;
+    }
+    if (where && !json_is_null(where) && (rc = render_expr(ps, where, &where_sql, err))) goto out;
+    if ((rc = limit_sql(ps, &m, &lim, &off, err))) goto out;
+    aggq = !strcmp(jstr(node, "aggregate_handling"), "FORCE_AGGREGATES") ||
+           json_array_size(json_object_get(node, "group_expressions")) > 0 ||
+           has_aggregate(ps, sel) || (having && !json_is_null(having));
+    aliases = json_array();
+    json_array_append_new(ps->owned, aliases);
+    json_array_foreach(orig, i, v)
+    {
+        json_array_append_new(aliases, json_string(jstr(v, "name")));
+    }
+    if (aggq) {
+        json_t *groups = json_object_get(node, "group_expressions");
+        if (json_array_size(json_object_get(node, "group_sets")) > 1) {
+            rc = 1;
+            unsplit(ps, "GROUPING SETS, ROLLUP or CUBE");
+            goto out;
+        }
+        if (m.distinct) {
+            rc = 1;
+            unsplit(ps, "SELECT DISTINCT with aggregates");
+            goto out;
+        }
+        if (json_array_size(orig) != json_array_size(sel)) {
+            rc = 1;
+            unsplit(ps, "the select list expands (*, COLUMNS)");
+            goto out;
+        }
+        if (!strcmp(jstr(node, "aggregate_handling"), "FORCE_AGGREGATES")) {
+            json_array_foreach(sel, i, v)
+            {
+                if (has_aggregate(ps, v)) continue;
+                if (ps->nkeys == MAX_KEYS) {
+                    rc = 1;
+                    unsplit(ps, "too many GROUP BY keys");
+                    goto out;
+                }
+                ps->keys[ps->nkeys++] = v;
+            }
+        } else {
+            json_array_foreach(groups, i, v)
+            {
+                json_int_t pos;
+                json_t *g = v;
+                if (is_int_const(v, &pos)) {
+                    if (pos < 1 || (size_t)pos > json_array_size(sel)) {
+                        rc = 1;
+                        unsplit(ps, "GROUP BY position out of range");
+                        goto out;
+                    }
+                    g = json_array_get(sel, (size_t)pos - 1);
+                } else if (!strcmp(jstr(v, "class"), "COLUMN_REF") &&
+                           json_array_size(json_object_get(v, "column_names")) == 1) {
+                    size_t a;
+                    json_t *s;
+                    const char *nm =
+                        json_string_value(json_array_get(json_object_get(v, "column_names"), 0));
+                    json_array_foreach(sel, a, s)
+                    {
+                        if (*jstr(s, "alias") && !strcasecmp(jstr(s, "alias"), nm) &&
+                            !same_expr(s, v)) {
+                            rc = 1;
+                            unsplit(ps, "GROUP BY a select alias (write the expression)");
+                            goto out;
+                        }
+                    }
+                }
+                if (has_aggregate(ps, g) || ps->nkeys == MAX_KEYS) {
+                    rc = 1;
+                    unsplit(ps, "an aggregate in GROUP BY, or too many keys");
+                    goto out;
+                }
+                ps->keys[ps->nkeys++] = g;
+            }
+        }
+        for (size_t k = 0; k < ps->nkeys; k++)
+            if ((rc = render_expr(ps, ps->keys[k], &ps->key_sql[k], err))) goto out;
+        if (!collect_aggs(ps, sel, err) ||
+            (having && !json_is_null(having) && !collect_aggs(ps, having, err)) ||
+            (m.orders && !collect_aggs(ps, m.orders, err))) {
+            rc = 1;
+            goto out;
+        }
+        /* map: keys, the DISTINCT argument, partials */
+        qk_buf_adds(&map, "SELECT ");
+        for (size_t k = 0; k < ps->nkeys; k++)
+            qk_buf_printf(&map, "%s%s AS \"__k%zu\"", k ? ", " : "", ps->key_sql[k], k);
+        if (ps->distinct_arg)
+            qk_buf_printf(&map, "%s%s AS \"__d\"", ps->nkeys ? ", " : "", ps->distinct_arg);
+        if (!ps->nkeys && !ps->distinct_arg) qk_buf_adds(&map, "count(*) AS \"__rows\"");
+        for (size_t a = 0; a < ps->naggs; a++)
+            if (map_partials(&ps->aggs[a], a, &map)) {
+                rc = qk_errf(err, QK_ETOOBIG, "map query too long");
+                goto out;
+            }
+        qk_buf_printf(&map, " FROM %s", from_sql);
+        if (where_sql) qk_buf_printf(&map, " WHERE %s", where_sql);
+        if (ps->nkeys || ps->distinct_arg) {
+            qk_buf_adds(&map, " GROUP BY ");
+            for (size_t k = 0; k < ps->nkeys; k++)
+                qk_buf_printf(&map, "%s%s", k ? ", " : "", ps->key_sql[k]);
+            if (ps->distinct_arg)
+                qk_buf_printf(&map, "%s%s", ps->nkeys ? ", " : "", ps->distinct_arg);
+        }
+        /* reduce: combines, cast to the original types, named as the original */
+        qk_buf_adds(&red, "SELECT ");
+        json_array_foreach(sel, i, v)
+        {
+            json_t *r = reduce_expr(ps, v, json_array(), err), *oc = json_array_get(orig, i);
+            char *s = NULL;
+            if (!r) {
+                rc = 1;
+                goto out;
+            }
+            rc = render_expr(ps, r, &s, err);
+            json_decref(r);
+            if (rc) goto out;
+            qk_buf_printf(&red, "%sCAST(%s AS %s) AS ", i ? ", " : "", s, jstr(oc, "type"));
+            qk_buf_add_json_str(&red, jstr(oc, "name"), strlen(jstr(oc, "name")));
+            free(s);
+        }
+        qk_buf_adds(&red, " FROM __qk_partials");
+        if (ps->nkeys) {
+            qk_buf_adds(&red, " GROUP BY ");
+            for (size_t k = 0; k < ps->nkeys; k++)
+                qk_buf_printf(&red, "%s\"__k%zu\"", k ? ", " : "", k);
+        }
+        if (having && !json_is_null(having)) {
+            json_t *r = reduce_expr(ps, having, aliases, err);
+            char *s = NULL;
+            if (!r) {
+                rc = 1;
+                goto out;
+            }
+            rc = render_expr(ps, r, &s, err);
+            json_decref(r);
+            if (rc) goto out;
+            qk_buf_printf(&red, " HAVING %s", s);
+            free(s);
+        }
+        if (m.orders && json_array_size(m.orders)) {
+            qk_buf_adds(&red, " ORDER BY ");
+            json_array_foreach(m.orders, i, v)
+            {
+                json_t *ex = json_object_get(v, "expression"), *r;
+                json_int_t pos;
+                char *s = NULL, num[32];
+                if (is_int_const(ex, &pos)) {
+                    snprintf(num, sizeof num, "%lld", (long long)pos);
+                    add_order_item(&red, i, num, v);
+                    continue;
+                }
+                if (!(r = reduce_expr(ps, ex, aliases, err))) {
+                    rc = 1;
+                    goto out;
+                }
+                rc = render_expr(ps, r, &s, err);
+                json_decref(r);
+                if (rc) goto out;
+                add_order_item(&red, i, s, v);
+                free(s);
+            }
+        }
+    } else {
+        /* filters and projections: the map is the query itself (top-k pushed), the reduce
+         * sorts and cuts; ORDER BY expressions that are not positions travel as hidden
+         * columns "__s<i>" */
+        json_t *t = json_deep_copy(ps->tmpl), *tn;
+        qk_buf ord, hid;
+        json_array_foreach(sel, i, v)
+        {
+            if (has_class(v, "WINDOW") || has_class(v, "SUBQUERY")) {
+                json_decref(t);
+                rc = 1;
+                unsplit(ps, "a window function or subquery in the select list");
+                goto out;
+            }
+        }
+        tn = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
+        json_object_set(tn, "select_list", sel);
+        rc = qk_lake_ast_render(ps->con, t, ps->mark, &tmp, err);
+        json_decref(t);
+        if (rc) goto out;
+        qk_buf_init(&ord, SQL_MAX);
+        qk_buf_init(&hid, SQL_MAX);
+        json_array_foreach(m.orders, i, v)
+        {
+            json_t *ex = json_object_get(v, "expression");
+            json_int_t pos;
+            char *s = NULL, name[32];
+            if (is_int_const(ex, &pos)) {
+                snprintf(name, sizeof name, "%lld", (long long)pos);
+                add_order_item(&ord, i, name, v);
+                continue;
+            }
+            if (m.distinct) {
+                rc = 1;
+                unsplit(ps, "SELECT DISTINCT with ORDER BY an expression");
+                break;
+            }
+            if ((rc = render_expr(ps, ex, &s, err))) break;
+            snprintf(name, sizeof name, "\"__s%zu\"", i);
+            qk_buf_printf(&hid, ", %s AS %s", s, name);
+            add_order_item(&ord, i, name, v);
+            free(s);
+        }
+        if (rc) {
+            qk_buf_free(&ord);
+            qk_buf_free(&hid);
+            goto out;
+        }
+        qk_buf_printf(&map, "SELECT %s%s%s FROM %s", m.distinct ? "DISTINCT " : "", tmp + 7,
+                      qk_buf_cstr(&hid), from_sql);
+        if (where_sql) qk_buf_printf(&map, " WHERE %s", where_sql);
+        if (lim && ord.len)
+            qk_buf_printf(&map, " ORDER BY %s LIMIT (%s) + (%s)", qk_buf_cstr(&ord), lim,
+                          off ? off : "0");
+        else if (lim && !m.distinct)
+            qk_buf_printf(&map, " LIMIT (%s) + (%s)", lim, off ? off : "0");
+        qk_buf_printf(&red, "SELECT %s*", m.distinct ? "DISTINCT " : "");
+        if (hid.len) {
+            bool first = true;
+            qk_buf_adds(&red, " EXCLUDE (");
+            json_array_foreach(m.orders, i, v)
+            {
+                json_int_t pos;
+                if (is_int_const(json_object_get(v, "expression"), &pos)) continue;
+                qk_buf_printf(&red, "%s\"__s%zu\"", first ? "" : ", ", i);
+                first = false;
+            }
+            qk_buf_addc(&red, ')');
+        }
+        qk_buf_adds(&red, " FROM __qk_partials");
+        if (ord.len) qk_buf_printf(&red, " ORDER BY %s", qk_buf_cstr(&ord));
+        qk_buf_free(&ord);
+        qk_buf_free(&hid);
+    }
+    if (lim) qk_buf_printf(&red, " LIMIT %s", lim);
+    if (off) qk_buf_printf(&red, " OFFSET %s", off);
+    p->map_template = qk_buf_detach(&map, NULL);
+    p->reduce_template = qk_buf_detach(&red, NULL);
+out:
+    free(from_sql);
+    free(where_sql);
+    free(tmp);
+    free(lim);
+    free(off);
+    qk_buf_free(&map);
+    qk_buf_free(&red);
+    return rc;
+}
+
+/* Wrap the reduce core: partials (VARCHAR columns cast back) as the CTE __qk_partials. */
+static int wrap_reduce(qk_dist_plan *p, json_t *partial_cols)
+{
+    qk_buf b;
+    size_t i, nv = 0;
+    json_t *c;
+    qk_buf_init(&b, SQL_MAX);
+    qk_buf_adds(&b, "WITH __qk_partials AS (SELECT *");
+    json_array_foreach(partial_cols, i, c)
+    {
+        if (parquet_exact(jstr(c, "type"))) continue;
+        qk_buf_adds(&b, nv++ ? ", " : " REPLACE (");
+        qk_buf_adds(&b, "CAST(");
+        qk_buf_add_json_str(&b, jstr(c, "name"), strlen(jstr(c, "name")));
+        qk_buf_printf(&b, " AS %s) AS ", jstr(c, "type"));
+        qk_buf_add_json_str(&b, jstr(c, "name"), strlen(jstr(c, "name")));
+    }
+    if (nv) qk_buf_addc(&b, ')');
+    qk_buf_printf(&b, " FROM read_parquet('%s')) %s", PARTIALS_MARK, p->reduce_template);
+    free(p->reduce_template);
+    p->reduce_template = qk_buf_detach(&b, NULL);
+    return 0;
+}
+
+/* Map template with non-Parquet-exact columns as VARCHAR. */
+static void wrap_map(qk_dist_plan *p, json_t *partial_cols)
+{
+    qk_buf b;
+    size_t i, nv = 0;
+    json_t *c;
+    qk_buf_init(&b, SQL_MAX);
+    qk_buf_adds(&b, "SELECT *");
+    json_array_foreach(partial_cols, i, c)
+    {
+        if (parquet_exact(jstr(c, "type"))) continue;
+        qk_buf_adds(&b, nv++ ? ", " : " REPLACE (");
+        qk_buf_adds(&b, "CAST(");
+        qk_buf_add_json_str(&b, jstr(c, "name"), strlen(jstr(c, "name")));
+        qk_buf_adds(&b, " AS VARCHAR) AS ");
+        qk_buf_add_json_str(&b, jstr(c, "name"), strlen(jstr(c, "name")));
+    }
+    if (!nv) {
+        qk_buf_free(&b);
+        return;
+    }
+    qk_buf_printf(&b, ") FROM (%s)", p->map_template);
+    free(p->map_template);
+    p->map_template = qk_buf_detach(&b, NULL);
+}
+
+static int set_cols(qk_dist_plan *p, json_t *cols)
+{
+    size_t i;
+    json_t *c;
+    p->partial_cols = calloc(json_array_size(cols) + 1, sizeof *p->partial_cols);
+    if (!p->partial_cols) return QK_ENOMEM;
+    json_array_foreach(cols, i, c)
+    {
+        p->partial_cols[i].name = qk_xstrdup(jstr(c, "name"));
+        p->partial_cols[i].type = qk_xstrdup(jstr(c, "type"));
+        p->partial_cols[i].as_varchar = !parquet_exact(jstr(c, "type"));
+    }
+    p->npartial_cols = json_array_size(cols);
+    return 0;
+}
+
+/* Run the map on one file with LIMIT 0 into a probe Parquet, DESCRIBE the reduce over it and
+ * compare with the original's columns. */
+static int check_reduce(pstate *ps, qk_dist_plan *p, const char *first_file, json_t *orig,
+                        qk_err *err)
+{
+    char *map = NULL, *red = NULL, *probe = NULL, *resolved = NULL, id[37];
+    const char *files[1];
+    qk_buf b;
+    qk_lake_ctx c;
+    qk_result *r = NULL;
+    qk_query_opts o = {.limit = -1};
+    json_t *got = NULL;
+    int rc;
+    qk_dist_shard one = {(char **)&first_file, 1, 0}, *saved = p->shards;
+    size_t saved_n = p->nshards;
+    qk_uuid4(id);
+    if (asprintf(&probe, "%s/plan-%s.parquet", qk_engine_temp_dir(ps->e), id) < 0) return QK_ENOMEM;
+    p->shards = &one;
+    p->nshards = 1;
+    rc = qk_dist_map_sql(p, 0, &map, err);
+    p->shards = saved;
+    p->nshards = saved_n;
+    qk_buf_init(&b, SQL_MAX);
+    qk_lake_ctx_init(&c, ps->e);
+    c.names = true;
+    if (!rc) rc = qk_lake_resolve(&c, map, &resolved, err);
+    if (!rc) {
+        qk_buf_adds(&b, "COPY (SELECT * FROM (");
+        qk_buf_adds(&b, resolved);
+        qk_buf_adds(&b, ") LIMIT 0) TO ");
+        qk_sql_add_literal(&b, probe);
+        qk_buf_adds(&b, " (FORMAT parquet)");
+        rc = qk_engine_query(ps->e, qk_buf_cstr(&b), &o, &r, err);
+        qk_result_destroy(r);
+    }
+    qk_lake_ctx_free(&c);
+    files[0] = probe;
+    if (!rc) rc = qk_dist_reduce_sql(p, files, 1, &red, err);
+    if (!rc) rc = describe(ps->e, red, &got, err);
+    if (rc) {
+        snprintf(ps->reason, sizeof ps->reason, "the split query does not bind: %.240s", err->msg);
+        rc = 1;
+    } else if (!json_equal(got, orig)) {
+        char *a = json_dumps(got, JSON_COMPACT), *bb = json_dumps(orig, JSON_COMPACT);
+        snprintf(ps->reason, sizeof ps->reason,
+                 "the split query's columns differ: %.120s vs %.120s", a ? a : "?", bb ? bb : "?");
+        free(a);
+        free(bb);
+        rc = 1;
+    }
+    remove(probe);
+    json_decref(got);
+    free(probe);
+    free(map);
+    free(red);
+    free(resolved);
+    qk_buf_free(&b);
+    return rc;
+}
+
+void qk_dist_plan_free(qk_dist_plan *p)
+{
+    if (!p) return;
+    free_shards(p);
+    free(p->sql);
+    free(p->source);
+    free(p->map_template);
+    free(p->reduce_template);
+    for (size_t i = 0; i < p->npartial_cols; i++) {
+        free(p->partial_cols[i].name);
+        free(p->partial_cols[i].type);
+    }
+    free(p->partial_cols);
+    memset(p, 0, sizeof *p);
+}
+
+int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o, qk_dist_plan *out,
+                       qk_err *err)
+{
+    pstate ps;
+    json_t *stmts, *from, *fn, *arg0, *orig = NULL, *mapcols = NULL;
+    qk_obj_list files = {0};
+    double t0 = qk_now_msf();
+    char *probe_sql = NULL;
+    int rc;
+    memset(out, 0, sizeof *out);
+    memset(&ps, 0, sizeof ps);
+    out->sql = qk_xstrdup(sql);
+    ps.e = e;
+    ps.owned = json_array();
+    if (duckdb_connect(qk_engine_db(e), &ps.con) == DuckDBError) {
+        rc = qk_errf(err, QK_EINTERNAL, "cannot open a DuckDB connection");
+        goto out;
+    }
+    qk_uuid4(ps.mark);
+    memcpy(ps.mark + 36, ":big:", 6);
+    if ((rc = load_aggnames(&ps, err))) goto out;
+    if ((rc = qk_lake_ast_parse(e, ps.con, "SELECT 1", ps.mark, false, &ps.tmpl, NULL, err)))
+        goto out;
+    rc = qk_lake_ast_parse(e, ps.con, sql, ps.mark, true, &ps.ast, NULL, err);
+    if (rc == QK_EUNSUPPORTED) {
+        rc = 0;
+        unsplit(&ps, "not a single SELECT statement");
+        goto done;
+    }
+    if (rc) goto out;
+    stmts = json_object_get(ps.ast, "statements");
+    ps.node = json_object_get(json_array_get(stmts, 0), "node");
+    if (strcmp(jstr(ps.node, "type"), "SELECT_NODE") != 0) {
+        unsplit(&ps, "UNION, INTERSECT, EXCEPT or VALUES");
+        goto done;
+    }
+    if (json_array_size(json_object_get(json_object_get(ps.node, "cte_map"), "map"))) {
+        unsplit(&ps, "WITH (common table expressions)");
+        goto done;
+    }
+    if (json_object_get(ps.node, "qualify") && !json_is_null(json_object_get(ps.node, "qualify"))) {
+        unsplit(&ps, "QUALIFY");
+        goto done;
+    }
+    if (json_object_get(ps.node, "sample") && !json_is_null(json_object_get(ps.node, "sample"))) {
+        unsplit(&ps, "USING SAMPLE");
+        goto done;
+    }
+    from = json_object_get(ps.node, "from_table");
+    fn = json_object_get(from, "function");
+    if (strcmp(jstr(from, "type"), "TABLE_FUNCTION") != 0 ||
+        strcmp(jstr(fn, "class"), "FUNCTION") != 0 ||
+        (json_object_get(from, "sample") && !json_is_null(json_object_get(from, "sample")))) {
+        unsplit(&ps, !strcmp(jstr(from, "type"), "JOIN")
+                         ? "joins are not split yet"
+                         : "the FROM clause is not one table function or lake table");
+        goto done;
+    }
+    {
+        static const char *const ok[] = {"read_parquet",  "parquet_scan",    "read_csv",
+                                         "read_csv_auto", "read_json",       "read_json_auto",
+                                         "read_ndjson",   "read_ndjson_auto"};
+        bool found = false;
+        for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+            if (!strcasecmp(jstr(fn, "function_name"), ok[i])) found = true;
+        if (!found) {
+            snprintf(ps.reason, sizeof ps.reason, "the table function %s() is not a file reader",
+                     jstr(fn, "function_name"));
+            goto done;
+        }
+    }
+    arg0 = json_array_get(json_object_get(fn, "children"), 0);
+    if (!arg0) {
+        unsplit(&ps, "a table function without arguments");
+        goto done;
+    }
+    rc = list_files(&ps, arg0, &files, err);
+    if (rc == 1) {
+        rc = 0;
+        goto done;
+    }
+    if (rc) goto out;
+    if (render_expr(&ps, arg0, &out->source, err)) out->source = qk_xstrdup("?");
+    make_shards(out, &files, o);
+    /* the original's columns, bound on the first file */
+    {
+        qk_dist_plan one = *out;
+        qk_dist_shard s1 = {(char **)&files.v[0].key, 1, 0};
+        json_t *saved = json_incref(arg0), *mk = parse_expr(&ps, "'" SHARD_MARK "'", err);
+        char *tsql = NULL, *list = NULL;
+        qk_buf lb;
+        json_array_set_new(json_object_get(fn, "children"), 0, mk);
+        rc = qk_lake_ast_render(ps.con, ps.ast, ps.mark, &tsql, err);
+        json_array_set_new(json_object_get(fn, "children"), 0, saved);
+        if (rc) goto out;
+        qk_buf_init(&lb, SQL_MAX);
+        add_file_list(&lb, s1.files, 1);
+        list = qk_buf_detach(&lb, NULL);
+        probe_sql = replace_mark(tsql, SHARD_MARK, list);
+        free(tsql);
+        free(list);
+        (void)one;
+        if ((rc = describe(e, probe_sql, &orig, err))) {
+            snprintf(ps.reason, sizeof ps.reason, "does not bind on one file: %.240s", err->msg);
+            rc = 0;
+            goto done;
+        }
+    }
+    if ((rc = build(&ps, out, from, arg0, orig, err))) {
+        if (rc == 1)
+            rc = 0;
+        else
+            goto out;
+        goto done;
+    }
+    /* the map's columns (types decide what travels as VARCHAR), then the reduce check */
+    {
+        char *m0 = NULL;
+        qk_dist_shard s1 = {(char **)&files.v[0].key, 1, 0}, *saved = out->shards;
+        size_t saved_n = out->nshards;
+        out->split = true;
+        out->shards = &s1;
+        out->nshards = 1;
+        rc = qk_dist_map_sql(out, 0, &m0, err);
+        out->shards = saved;
+        out->nshards = saved_n;
+        if (!rc) rc = describe(e, m0, &mapcols, err);
+        free(m0);
+        if (rc) {
+            snprintf(ps.reason, sizeof ps.reason, "the map query does not bind: %.240s", err->msg);
+            rc = 0;
+            out->split = false;
+            goto done;
+        }
+        set_cols(out, mapcols);
+        wrap_map(out, mapcols);
+        wrap_reduce(out, mapcols);
+        if (check_reduce(&ps, out, files.v[0].key, orig, err)) {
+            out->split = false;
+            goto done;
+        }
+    }
+    snprintf(ps.reason, sizeof ps.reason, "%zu shard%s over %zu file%s (%.1f MiB)", out->nshards,
+             out->nshards == 1 ? "" : "s", files.n, files.n == 1 ? "" : "s",
+             (double)out->total_bytes / 1048576.0);
+done:
+    if (!out->split) {
+        free(out->map_template);
+        free(out->reduce_template);
+        out->map_template = out->reduce_template = NULL;
+    }
+    snprintf(out->reason, sizeof out->reason, "%s", ps.reason[0] ? ps.reason : "not split");
+    rc = 0;
+out:
+    out->plan_ms = qk_now_msf() - t0;
+    json_decref(orig);
+    json_decref(mapcols);
+    free(probe_sql);
+    qk_obj_list_free(&files);
+    pstate_free(&ps);
+    if (rc) qk_dist_plan_free(out);
+    return rc;
+}
+
+int qk_dist_explain(const qk_dist_plan *p, qk_buf *out)
+{
+    int rc = 0;
+    char *m0 = NULL;
+    qk_err e;
+    if (!p->split)
+        return qk_buf_printf(out,
+                             "not split: %s\nthe query runs whole on one worker (%.1f ms "
+                             "planning)\n",
+                             p->reason, p->plan_ms);
+    rc = qk_buf_printf(out, "split: %s, planned in %.1f ms\nsource: %s\n", p->reason, p->plan_ms,
+                       p->source ? p->source : "?");
+    for (size_t i = 0; i < p->nshards && !rc; i++)
+        rc = qk_buf_printf(out, "  shard %zu: %zu file%s, %.1f MiB (first: %s)\n", i,
+                           p->shards[i].nfiles, p->shards[i].nfiles == 1 ? "" : "s",
+                           (double)p->shards[i].bytes / 1048576.0, p->shards[i].files[0]);
+    if (!rc && qk_dist_map_sql(p, 0, &m0, &e) == 0)
+        rc = qk_buf_printf(out, "map SQL (shard 0):\n  %s\nreduce SQL:\n  %s\n", m0,
+                           p->reduce_template);
+    free(m0);
+    return rc;
+}

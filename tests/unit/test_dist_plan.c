@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_dist_plan.c: the quack-reduce planner (src/dist/plan.c), differentially: every query
+ * runs once whole and once split: each shard's map SQL into its own Parquet partial (as a
+ * worker would), then the reduce SQL over the partials, in the same engine. The CSV answers
+ * must be identical: exact for queries whose ORDER BY fixes the row order, as sorted lines
+ * otherwise. Floating-point aggregates are compared through round(..., 6) where the order of
+ * additions may differ. Also: what must not be split, and why.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dist/plan.h"
+#include "engine/encode.h"
+#include "lake/resolve.h"
+#include "unit_engine.h"
+
+static char dir[] = "/tmp/qk-test-plan-XXXXXX";
+static char lake[256];
+static qk_engine *eng;
+
+static int setup(void **state)
+{
+    qk_err err = {0};
+    char sql[4096];
+    (void)state;
+    if (!mkdtemp(dir)) return -1;
+    snprintf(lake, sizeof lake, "%s/lake", dir);
+    if (qk_test_engine_open(dir, false, &eng) != 0) return -1;
+    /* t: 6 hive partitions (p=0..5) of 2,000 rows each, one of them empty-ish; nulls in keys
+     * and values, skewed keys, decimals, timestamps, big integers, booleans */
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT i, i %% 6 AS p, CASE WHEN i %% 17 = 0 THEN NULL ELSE i %% 7 END AS k, "
+             "CASE WHEN i %% 10 < 7 THEN 'hot' ELSE 'g' || (i %% 50)::VARCHAR END AS g, "
+             "CASE WHEN i %% 13 = 0 THEN NULL ELSE (i * 0.37)::DOUBLE END AS x, "
+             "(i * 1.125)::DECIMAL(18,3) AS d, TIMESTAMP '2019-04-01' + to_minutes(i) AS ts, "
+             "i %% 3 = 0 AS b, 9000000000000000000 - i AS big "
+             "FROM range(12000) r(i) WHERE NOT (i %% 6 = 5 AND i > 10)) "
+             "TO '%s/t' (FORMAT parquet, PARTITION_BY (p))",
+             lake);
+    if (qk_engine_exec(eng, sql, &err) != 0) {
+        fprintf(stderr, "fixture: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(sql, sizeof sql, "COPY (SELECT 42 AS i) TO '%s/one.parquet'", lake);
+    if (qk_engine_exec(eng, sql, &err) != 0) return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    qk_engine_close(eng);
+    return qk_rmtree(dir, false, NULL) == 0 ? 0 : -1;
+}
+
+static char *csv_of(qk_result *r)
+{
+    qk_encode_opts eo;
+    qk_buf b;
+    qk_encode_stats st;
+    qk_err err = {0};
+    qk_encode_opts_init(&eo);
+    qk_buf_init(&b, (size_t)1 << 28);
+    assert_int_equal(qk_encode_result(r, QK_FMT_CSV, &eo, &b, &st, &err), 0);
+    return qk_buf_detach(&b, NULL);
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted lines after the header (for queries without a full ORDER BY). */
+static char *sorted(const char *csv)
+{
+    char *copy = strdup(csv), *save = NULL, **lines = NULL, *out;
+    size_t n = 0, len = 0;
+    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        lines = realloc(lines, (n + 1) * sizeof *lines);
+        lines[n++] = l;
+        len += strlen(l) + 1;
+    }
+    if (n > 1) qsort(lines + 1, n - 1, sizeof *lines, line_cmp);
+    out = calloc(1, len + 1);
+    for (size_t i = 0; i < n; i++) {
+        strcat(out, lines[i]);
+        strcat(out, "\n");
+    }
+    free(lines);
+    free(copy);
+    return out;
+}
+
+static char *run_whole(const char *sql)
+{
+    qk_result *r = NULL;
+    qk_err err = {0};
+    qk_query_opts o = {.limit = -1};
+    char *csv;
+    if (qk_lake_query(eng, sql, &o, &r, &err) != 0) fail_msg("whole: %s\n  %s", err.msg, sql);
+    csv = csv_of(r);
+    qk_result_destroy(r);
+    return csv;
+}
+
+/* Run the plan as workers and a coordinator would (in this engine). */
+static char *run_split(const qk_dist_plan *p)
+{
+    char **files = calloc(p->nshards, sizeof *files), *red = NULL, *csv;
+    qk_err err = {0};
+    qk_query_opts o = {.limit = -1};
+    qk_result *r = NULL;
+    for (size_t i = 0; i < p->nshards; i++) {
+        char *map = NULL, *local = NULL, sql[1 << 16];
+        qk_lake_ctx c;
+        assert_int_equal(qk_dist_map_sql(p, i, &map, &err), 0);
+        qk_lake_ctx_init(&c, eng);
+        c.names = true;
+        assert_int_equal(qk_lake_resolve(&c, map, &local, &err), 0);
+        assert_true(asprintf(&files[i], "%s/part-%zu.parquet", qk_engine_temp_dir(eng), i) > 0);
+        snprintf(sql, sizeof sql, "COPY (%s) TO '%s' (FORMAT parquet)", local, files[i]);
+        if (qk_engine_query(eng, sql, &o, &r, &err) != 0)
+            fail_msg("map %zu: %s\n  %s", i, err.msg, map);
+        qk_result_destroy(r);
+        r = NULL;
+        qk_lake_ctx_free(&c);
+        free(map);
+        free(local);
+    }
+    assert_int_equal(qk_dist_reduce_sql(p, (const char *const *)files, p->nshards, &red, &err), 0);
+    if (qk_engine_query(eng, red, &o, &r, &err) != 0) fail_msg("reduce: %s\n  %s", err.msg, red);
+    csv = csv_of(r);
+    qk_result_destroy(r);
+    for (size_t i = 0; i < p->nshards; i++) {
+        remove(files[i]);
+        free(files[i]);
+    }
+    free(files);
+    free(red);
+    return csv;
+}
+
+/* tmpl with every "@T" replaced by the partitioned test table. */
+static void expand(const char *tmpl, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (const char *p = tmpl; *p && n + 1 < cap;) {
+        if (p[0] == '@' && p[1] == 'T') {
+            n += (size_t)snprintf(out + n, cap - n,
+                                  "read_parquet('%s/t/*/*.parquet', hive_partitioning = true)",
+                                  lake);
+            p += 2;
+        } else {
+            out[n++] = *p++;
+            out[n] = 0;
+        }
+    }
+}
+
+/* Plan with tiny shards (so there are several) and compare. ordered: compare exactly. */
+static void check(const char *tmpl, bool ordered)
+{
+    char sql[4096], *whole, *split;
+    qk_dist_plan p;
+    qk_dist_plan_opts po = {.shard_bytes = 1};
+    qk_err err = {0};
+    expand(tmpl, sql, sizeof sql);
+    if (qk_dist_plan_query(eng, sql, &po, &p, &err) != 0) fail_msg("plan: %s\n  %s", err.msg, sql);
+    if (!p.split) fail_msg("not split: %s\n  %s", p.reason, sql);
+    assert_true(p.nshards >= 2);
+    whole = run_whole(sql);
+    split = run_split(&p);
+    if (!ordered) {
+        char *a = sorted(whole), *b = sorted(split);
+        free(whole);
+        free(split);
+        whole = a;
+        split = b;
+    }
+    if (strcmp(whole, split) != 0)
+        fail_msg("differ for %s\n-- whole:\n%.600s\n-- split:\n%.600s\n-- map: %s\n-- reduce: %s",
+                 sql, whole, split, p.map_template, p.reduce_template);
+    free(whole);
+    free(split);
+    qk_dist_plan_free(&p);
+}
+
+static void test_aggregates(void **state)
+{
+    (void)state;
+    check("SELECT count(*) FROM @T", true);
+    check("SELECT count(*), count(k), count(x), sum(k), min(g), max(ts), sum(d), avg(k), "
+          "bool_and(b), bool_or(b), sum(big) FROM @T",
+          true);
+    check("SELECT round(avg(x), 6) AS ax, round(sum(x), 6) AS sx FROM @T", true);
+    check("SELECT round(var_samp(x), 6), round(var_pop(x), 6), round(stddev(x), 6), "
+          "round(stddev_pop(k), 6), round(variance(d), 6) FROM @T",
+          true);
+    check("SELECT k, count(*) AS n, sum(d) AS s FROM @T GROUP BY k", false);
+    check("SELECT k, count(*) AS n FROM @T GROUP BY k ORDER BY k NULLS FIRST", true);
+    check("SELECT g, k, count(*), max(x), min(d) FROM @T GROUP BY g, k ORDER BY 3 DESC, 1, 2",
+          true);
+    check("SELECT k % 3 AS m, count(*) FROM @T GROUP BY k % 3 ORDER BY m", true);
+    check("SELECT upper(g), count(*) FROM @T GROUP BY g", false);
+    check("SELECT g, count(*) FROM @T GROUP BY 1 HAVING count(*) > 100 ORDER BY 2 DESC, 1", true);
+    check("SELECT g, count(*) AS n FROM @T GROUP BY ALL HAVING n > 100 ORDER BY n DESC, g", true);
+    check("SELECT date_trunc('hour', ts) AS h, count(*) FROM @T GROUP BY date_trunc('hour', ts) "
+          "ORDER BY h LIMIT 5 OFFSET 3",
+          true);
+    check("SELECT count(DISTINCT g), count(*), sum(k) FROM @T", true);
+    check("SELECT k, count(DISTINCT g) AS dg, min(DISTINCT g) FROM @T GROUP BY k ORDER BY k", true);
+    check("SELECT count(*) FILTER (WHERE b), sum(k) FILTER (WHERE g = 'hot') FROM @T", true);
+    check("SELECT p, count(*) FROM @T WHERE p IN (1, 2) GROUP BY p ORDER BY p", true);
+    check("SELECT sum(k) * 2 + count(*) AS e, CASE WHEN count(*) > 0 THEN 'y' END FROM @T", true);
+    check("SELECT count(*) FROM @T WHERE k IS NULL AND x IS NULL", true);
+    check("SELECT k, sum(x) FROM @T WHERE false GROUP BY k", false);
+    check("SELECT sum(k), count(*) FROM @T WHERE false", true);
+}
+
+static void test_projections(void **state)
+{
+    (void)state;
+    check("SELECT i, g FROM @T WHERE k = 3", false);
+    check("SELECT * FROM @T WHERE i < 50", false);
+    check("SELECT i, g FROM @T ORDER BY i DESC LIMIT 7", true);
+    check("SELECT i FROM @T ORDER BY x NULLS FIRST, i LIMIT 10 OFFSET 5", true);
+    check("SELECT i, ts FROM @T ORDER BY 2 DESC LIMIT 3", true);
+    check("SELECT DISTINCT g FROM @T", false);
+    check("SELECT DISTINCT k FROM @T ORDER BY 1 NULLS LAST", true);
+    check("SELECT i * 2 AS j, upper(g) AS u FROM @T WHERE b ORDER BY j LIMIT 20", true);
+    check("SELECT big, d FROM @T ORDER BY big LIMIT 4", true);
+}
+
+static void unsplit(const char *sql, const char *why)
+{
+    qk_dist_plan p;
+    qk_dist_plan_opts po = {.shard_bytes = 1};
+    qk_err err = {0};
+    char full[4096];
+    expand(sql, full, sizeof full);
+    if (qk_dist_plan_query(eng, full, &po, &p, &err) != 0) fail_msg("plan: %s", err.msg);
+    if (p.split) fail_msg("split but should not be: %s", full);
+    if (!strstr(p.reason, why)) fail_msg("reason '%s' lacks '%s'", p.reason, why);
+    qk_dist_plan_free(&p);
+}
+
+static void test_not_split(void **state)
+{
+    (void)state;
+    unsplit("SELECT median(x) FROM @T", "median");
+    unsplit("SELECT string_agg(g, ',') FROM @T", "string_agg");
+    unsplit("SELECT k, row_number() OVER () FROM @T", "window");
+    unsplit("SELECT k FROM @T GROUP BY ROLLUP (k)", "ROLLUP");
+    unsplit("WITH c AS (SELECT 1) SELECT * FROM c", "WITH");
+    unsplit("SELECT 1", "FROM");
+    unsplit("SELECT * FROM @T a JOIN @T b USING (i)", "join");
+    unsplit("SELECT 1 UNION ALL SELECT 2", "UNION");
+    unsplit("SELECT count(DISTINCT g), count(DISTINCT k) FROM @T", "DISTINCT aggregates");
+    unsplit("SELECT * FROM range(10)", "not a file reader");
+    unsplit("SELECT k AS kk, count(*) FROM @T GROUP BY kk", "alias");
+    unsplit("SELECT DISTINCT ON (k) k, i FROM @T", "DISTINCT ON");
+}
+
+static void test_explain_and_errors(void **state)
+{
+    qk_dist_plan p;
+    qk_dist_plan_opts po = {.shard_bytes = 1};
+    qk_err err = {0};
+    qk_buf b;
+    char sql[1024];
+    (void)state;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM read_parquet('%s/t/*/*.parquet')", lake);
+    assert_int_equal(qk_dist_plan_query(eng, sql, &po, &p, &err), 0);
+    assert_true(p.split);
+    assert_int_equal(p.nshards, 6);
+    qk_buf_init(&b, 1 << 20);
+    assert_int_equal(qk_dist_explain(&p, &b), 0);
+    assert_non_null(strstr(qk_buf_cstr(&b), "shard 5"));
+    assert_non_null(strstr(qk_buf_cstr(&b), "reduce SQL"));
+    qk_buf_free(&b);
+    qk_dist_plan_free(&p);
+    /* big shards: one */
+    assert_int_equal(qk_dist_plan_query(eng, sql, NULL, &p, &err), 0);
+    assert_int_equal(p.nshards, 1);
+    qk_dist_plan_free(&p);
+    /* a parse error is an error, not a plan */
+    assert_int_not_equal(qk_dist_plan_query(eng, "SELEC nope", NULL, &p, &err), 0);
+    /* a missing file is the reader's error */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM read_parquet('%s/none/*.parquet')", lake);
+    assert_int_not_equal(qk_dist_plan_query(eng, sql, NULL, &p, &err), 0);
+    assert_non_null(strstr(err.msg, "No files found"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_aggregates),
+        cmocka_unit_test(test_projections),
+        cmocka_unit_test(test_not_split),
+        cmocka_unit_test(test_explain_and_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1351,6 +1351,17 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     }
     if (rc) goto out;
     if (render_expr(&ps, arg0, &out->source, err)) out->source = qk_xstrdup("?");
+    /* hive partitions the WHERE rules out are not shards (prune.c; pins hive_types) */
+    {
+        json_t *v0 = json_object_get(arg0, "value");
+        const char *glob = json_string_value(json_object_get(v0, "value"));
+        if (!strcmp(jstr(arg0, "class"), "CONSTANT") && glob)
+            out->pruned = qk_lake_prune_files(e, ps.con, ps.ast, ps.mark, glob, &files);
+        if (files.n == 0) {
+            unsplit(&ps, "every partition is pruned by the WHERE clause");
+            goto done;
+        }
+    }
     make_shards(out, &files, o);
     /* the original's columns, bound on the first file */
     {
@@ -1410,9 +1421,9 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
             goto done;
         }
     }
-    snprintf(ps.reason, sizeof ps.reason, "%zu shard%s over %zu file%s (%.1f MiB)", out->nshards,
-             out->nshards == 1 ? "" : "s", files.n, files.n == 1 ? "" : "s",
-             (double)out->total_bytes / 1048576.0);
+    snprintf(ps.reason, sizeof ps.reason, "%zu shard%s over %zu file%s (%.1f MiB; %zu pruned)",
+             out->nshards, out->nshards == 1 ? "" : "s", files.n, files.n == 1 ? "" : "s",
+             (double)out->total_bytes / 1048576.0, out->pruned);
 done:
     if (!out->split) {
         free(out->map_template);

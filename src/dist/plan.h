@@ -51,6 +51,7 @@ typedef struct qk_dist_plan {
     qk_dist_shard *shards;
     size_t nshards;
     uint64_t total_bytes;
+    size_t pruned;         /* files left out by hive partition pruning */
     char *map_template;    /* map SQL with the marker string where the shard's file list goes */
     char *reduce_template; /* reduce SQL with the marker where the partials' file list goes */
     qk_dist_col *partial_cols;

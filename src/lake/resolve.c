@@ -952,3 +952,52 @@ int qk_lake_list_uri(const char *uri, qk_obj_list *out, qk_err *err)
     qk_store_destroy(s);
     return rc;
 }
+
+size_t qk_lake_prune_files(qk_engine *e, duckdb_connection con, json_t *ast, const char *mark,
+                           const char *uri, qk_obj_list *files)
+{
+    size_t skip = 0, w = 0, n = files->n, removed;
+    const char *pattern = uri;
+    char **keys, *probe = NULL, id[37];
+    bool *keep;
+    if (n == 0) return 0;
+    if (qk_str_startswith(uri, "s3://")) {
+        const char *slash = strchr(uri + 5, '/');
+        if (!slash) return 0;
+        skip = (size_t)(slash + 1 - uri); /* "s3://bucket/" */
+        pattern = slash + 1;
+    } else if (uri[0] == '/') {
+        skip = 1;
+        pattern = uri + 1;
+    }
+    keys = calloc(n, sizeof *keys);
+    keep = calloc(n, sizeof *keep);
+    qk_uuid4(id);
+    if (!keys || !keep || asprintf(&probe, "%s/prune-%s", qk_engine_temp_dir(e), id) < 0) {
+        free(keys);
+        free(keep);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(files->v[i].key) < skip || strncmp(files->v[i].key, uri, skip) != 0) {
+            free(keys);
+            free(keep);
+            free(probe);
+            return 0;
+        }
+        keys[i] = files->v[i].key + skip;
+    }
+    qk_lake_prune(con, ast, mark, uri, pattern, probe, keys, n, keep);
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i])
+            files->v[w++] = files->v[i];
+        else
+            free(files->v[i].key);
+    }
+    removed = n - w;
+    files->n = w;
+    free(keys);
+    free(keep);
+    free(probe);
+    return removed;
+}

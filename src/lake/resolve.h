@@ -77,6 +77,13 @@ int qk_lake_ast_render(duckdb_connection con, json_t *ast, const char *mark, cha
  * key. Appends "s3://bucket/key" URIs (in key order for a glob) with sizes to out. */
 int qk_lake_list_uri(const char *uri, qk_obj_list *out, qk_err *err);
 
+/* Hive partition pruning of files (the objects or paths the glob uri, written once in ast's
+ * FROM, names) with ast's WHERE, as for a query's s3:// globs (prune.c). Pruned entries are
+ * removed from files; when anything is pruned ast gets hive_types pinned. Returns the number
+ * removed; any doubt keeps everything. */
+size_t qk_lake_prune_files(qk_engine *e, duckdb_connection con, json_t *ast, const char *mark,
+                           const char *uri, qk_obj_list *files);
+
 /*
  * What the CLI and the server call for every statement; same contract as qk_engine_query.
  * SQL with "s3://" and SHOW / DESCRIBE / SUMMARIZE statements are resolved first (paths and

@@ -982,8 +982,10 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *arg0, json_t
         qk_buf_adds(&red, "SELECT ");
         json_array_foreach(sel, i, v)
         {
-            json_t *r = reduce_expr(ps, v, json_array(), err), *oc = json_array_get(orig, i);
+            json_t *none = json_array(), *r = reduce_expr(ps, v, none, err),
+                   *oc = json_array_get(orig, i);
             char *s = NULL;
+            json_decref(none);
             if (!r) {
                 rc = 1;
                 goto out;

@@ -2,9 +2,12 @@
 /*
  * cmd_query.c: `quack query`, the seed's client and more. SQL comes from -q, -f FILE, one
  * positional argument or standard input, else the seed's default count query. It runs in an
- * embedded engine over --lake, or against a running `quack serve` with --endpoint. Table
- * output (the default on a terminal) shows a metadata box (timeMs, roundtripMs, warm, rows,
- * truncated) and then the rows; json/ndjson/csv print only the data, identical in both modes.
+ * embedded engine over --lake, or against a running `quack serve` with --endpoint, or as a
+ * distributed query (--distributed with --workers / --lambda: planned here, map tasks on the
+ * workers, reduce here; dist/coord.h). Table output (the default on a terminal) shows a
+ * metadata box (timeMs, roundtripMs, warm, rows, truncated; shards and retries when
+ * distributed) and then the rows; json/ndjson/csv print only the data, identical in every mode.
+ * --explain-distributed prints the plan (dist/plan.h) and runs nothing.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "cli/remote.h"
+#include "dist/coord.h"
 #include "engine/encode.h"
 #include "lake/resolve.h"
 
@@ -43,6 +47,21 @@ const char qk_help_query[] =
     "      --memory-limit SZ  DuckDB memory limit for embedded runs (e.g. 4GB)\n"
     "      --max-bytes SZ     cap the printed data at SZ bytes (default: no cap)\n"
     "      --width N          table width (default: the terminal's, else 120)\n"
+    "\n"
+    "Distributed queries (docs/distributed.md):\n"
+    "      --distributed      plan the query into map tasks for the workers and reduce the\n"
+    "                         partials here (implied by --workers and --lambda)\n"
+    "      --workers URL,...  HTTP workers: 'quack serve' instances (POST URL/map)\n"
+    "      --lambda FN,...    AWS Lambda functions running quack (Invoke API; region and\n"
+    "                         credentials from the AWS configuration)\n"
+    "      --worker-token T   bearer token for --workers (default $QUACK_WORKER_TOKEN, else\n"
+    "                         $QUACK_TOKEN)\n"
+    "      --parallel N       map tasks in flight (default 2 per worker, 8 per function)\n"
+    "      --shard-size SZ    target compressed bytes per shard (default 256MB)\n"
+    "      --spill-threshold SZ  partials larger than SZ travel through the lake's store\n"
+    "                         (<lake>/_quack/partials/) instead of inline (default 4MB)\n"
+    "      --explain-distributed  print the shards, map SQL and reduce SQL (or why the\n"
+    "                         query is not split) and exit without running anything\n"
     "  -h, --help             show this help\n"
     "\n"
     "Exit status: 0 ok, 1 the query failed, 2 usage error.\n"
@@ -51,7 +70,9 @@ const char qk_help_query[] =
     "  quack query -q \"SELECT pickup_location_id, count(*) FROM 'lake/dataset/*.parquet'\n"
     "               GROUP BY 1 ORDER BY 2 DESC\" --limit 5\n"
     "  echo 'SELECT 42' | quack query --format json\n"
-    "  quack query --endpoint http://127.0.0.1:8080 -q 'SELECT 1'\n";
+    "  quack query --endpoint http://127.0.0.1:8080 -q 'SELECT 1'\n"
+    "  quack query --workers http://10.0.0.1:8080,http://10.0.0.2:8080 -q \"SELECT\n"
+    "               vendor_id, avg(fare) FROM 'lake/partitioned/*/*.parquet' GROUP BY 1\"\n";
 
 typedef struct query_args {
     const char *sql_flag, *file, *endpoint, *token, *lake, *memory_limit;
@@ -60,16 +81,38 @@ typedef struct query_args {
     qk_format fmt;
     int64_t limit, timeout_ms, threads, width;
     uint64_t max_bytes;
+    /* distributed */
+    bool distributed, explain;
+    const char *workers, *lambda, *worker_token;
+    int64_t parallel;
+    uint64_t shard_bytes, spill_threshold;
 } query_args;
 
 typedef struct query_out {
     double time_ms, roundtrip_ms;
-    bool warm, truncated;
+    bool warm, truncated, distributed;
     uint64_t rows;
+    size_t shards, retries;
     qk_buf data;
 } query_out;
 
-enum { OPT_TOKEN = 256, OPT_LAKE, OPT_TIMEOUT, OPT_THREADS, OPT_MEM, OPT_MAXBYTES, OPT_WIDTH };
+enum {
+    OPT_TOKEN = 256,
+    OPT_LAKE,
+    OPT_TIMEOUT,
+    OPT_THREADS,
+    OPT_MEM,
+    OPT_MAXBYTES,
+    OPT_WIDTH,
+    OPT_DISTRIBUTED,
+    OPT_WORKERS,
+    OPT_LAMBDA,
+    OPT_WORKER_TOKEN,
+    OPT_PARALLEL,
+    OPT_SHARD_SIZE,
+    OPT_SPILL,
+    OPT_EXPLAIN
+};
 
 static int terminal_width(void)
 {
@@ -97,25 +140,64 @@ static int parse_flag_value(int opt, const char *v, query_args *a, qk_err *err)
         return qk_parse_int64(v, 20, 10000, &a->width, "--width", err);
     case OPT_MAXBYTES:
         return qk_parse_size(v, &a->max_bytes, "--max-bytes", err);
+    case OPT_PARALLEL:
+        return qk_parse_int64(v, 1, 10000, &a->parallel, "--parallel", err);
+    case OPT_SHARD_SIZE:
+        if (qk_parse_size(v, &a->shard_bytes, "--shard-size", err)) return err->code;
+        return a->shard_bytes ? 0 : qk_errf(err, QK_EINVAL, "--shard-size must be above 0");
+    case OPT_SPILL:
+        if (qk_parse_size(v, &a->spill_threshold, "--spill-threshold", err)) return err->code;
+        return a->spill_threshold ? 0
+                                  : qk_errf(err, QK_EINVAL, "--spill-threshold must be above 0");
+    }
+    return 0;
+}
+
+static const struct option longopts[] = {{"sql", required_argument, 0, 'q'},
+                                         {"file", required_argument, 0, 'f'},
+                                         {"limit", required_argument, 0, 'l'},
+                                         {"format", required_argument, 0, 'F'},
+                                         {"endpoint", required_argument, 0, 'e'},
+                                         {"token", required_argument, 0, OPT_TOKEN},
+                                         {"lake", required_argument, 0, OPT_LAKE},
+                                         {"timeout", required_argument, 0, OPT_TIMEOUT},
+                                         {"threads", required_argument, 0, OPT_THREADS},
+                                         {"memory-limit", required_argument, 0, OPT_MEM},
+                                         {"max-bytes", required_argument, 0, OPT_MAXBYTES},
+                                         {"width", required_argument, 0, OPT_WIDTH},
+                                         {"distributed", no_argument, 0, OPT_DISTRIBUTED},
+                                         {"workers", required_argument, 0, OPT_WORKERS},
+                                         {"lambda", required_argument, 0, OPT_LAMBDA},
+                                         {"worker-token", required_argument, 0, OPT_WORKER_TOKEN},
+                                         {"parallel", required_argument, 0, OPT_PARALLEL},
+                                         {"shard-size", required_argument, 0, OPT_SHARD_SIZE},
+                                         {"spill-threshold", required_argument, 0, OPT_SPILL},
+                                         {"explain-distributed", no_argument, 0, OPT_EXPLAIN},
+                                         {0, 0, 0, 0}};
+
+/* --workers / --lambda imply --distributed, which needs one of them (or only explains). */
+static int check_distributed(query_args *a, qk_err *err)
+{
+    if (a->workers || a->lambda) a->distributed = true;
+    if ((a->distributed || a->explain) && a->endpoint)
+        return qk_errf(err, QK_EINVAL,
+                       "--distributed and --explain-distributed run here: not with --endpoint "
+                       "(send \"distributed\": true to a coordinator's POST /query instead)");
+    if (a->distributed && !a->explain && !a->workers && !a->lambda)
+        return qk_errf(err, QK_EINVAL,
+                       "--distributed needs --workers URL,... or --lambda FUNCTION");
+    if (a->workers) { /* bad URLs are usage errors: check them now */
+        qk_dist_workers w = {0};
+        int rc = qk_dist_workers_add_http(&w, a->workers, NULL, err);
+        qk_dist_workers_free(&w);
+        if (rc) qk_err_prefix(err, "--workers");
+        return rc;
     }
     return 0;
 }
 
 static int parse_args(int argc, char **argv, query_args *a, qk_err *err)
 {
-    static const struct option longopts[] = {{"sql", required_argument, 0, 'q'},
-                                             {"file", required_argument, 0, 'f'},
-                                             {"limit", required_argument, 0, 'l'},
-                                             {"format", required_argument, 0, 'F'},
-                                             {"endpoint", required_argument, 0, 'e'},
-                                             {"token", required_argument, 0, OPT_TOKEN},
-                                             {"lake", required_argument, 0, OPT_LAKE},
-                                             {"timeout", required_argument, 0, OPT_TIMEOUT},
-                                             {"threads", required_argument, 0, OPT_THREADS},
-                                             {"memory-limit", required_argument, 0, OPT_MEM},
-                                             {"max-bytes", required_argument, 0, OPT_MAXBYTES},
-                                             {"width", required_argument, 0, OPT_WIDTH},
-                                             {0, 0, 0, 0}};
     int opt, rc;
     optind = 1;
     opterr = 0;
@@ -139,6 +221,21 @@ static int parse_args(int argc, char **argv, query_args *a, qk_err *err)
         case OPT_MEM:
             a->memory_limit = optarg;
             break;
+        case OPT_DISTRIBUTED:
+            a->distributed = true;
+            break;
+        case OPT_EXPLAIN:
+            a->explain = true;
+            break;
+        case OPT_WORKERS:
+            a->workers = optarg;
+            break;
+        case OPT_LAMBDA:
+            a->lambda = optarg;
+            break;
+        case OPT_WORKER_TOKEN:
+            a->worker_token = optarg;
+            break;
         case '?':
             return qk_errf(err, QK_EINVAL, "unknown option or missing value: %s", argv[optind - 1]);
         default:
@@ -149,7 +246,7 @@ static int parse_args(int argc, char **argv, query_args *a, qk_err *err)
     if ((a->sql_flag != NULL) + (a->file != NULL) + (optind < argc) > 1)
         return qk_errf(err, QK_EINVAL, "give the SQL once: -q, -f or an argument");
     if (optind < argc) a->sql_flag = argv[optind];
-    return 0;
+    return check_distributed(a, err);
 }
 
 /* Fill a->sql from the flags, a file, stdin, or the seed's default query. */
@@ -198,20 +295,25 @@ static qk_format wire_format(qk_format f)
     return f == QK_FMT_JSON ? QK_FMT_NDJSON : f;
 }
 
-static int run_embedded(const query_args *a, query_out *o, qk_err *err)
+static int open_engine(const query_args *a, qk_engine **eng, qk_err *err)
 {
     qk_engine_config cfg;
+    qk_engine_config_defaults(&cfg);
+    cfg.lake = qk_cli_lake(a->lake);
+    cfg.threads = (int)a->threads;
+    cfg.memory_limit = a->memory_limit;
+    return qk_engine_open(&cfg, eng, err);
+}
+
+static int run_embedded(const query_args *a, query_out *o, qk_err *err)
+{
     qk_engine *eng = NULL;
     qk_result *res = NULL;
     qk_encode_opts eo;
     qk_encode_stats st = {0};
     qk_query_opts qo = {a->limit, a->timeout_ms, NULL, NULL, false};
     int rc;
-    qk_engine_config_defaults(&cfg);
-    cfg.lake = qk_cli_lake(a->lake);
-    cfg.threads = (int)a->threads;
-    cfg.memory_limit = a->memory_limit;
-    if ((rc = qk_engine_open(&cfg, &eng, err))) goto out;
+    if ((rc = open_engine(a, &eng, err))) goto out;
     if ((rc = qk_lake_query(eng, a->sql, &qo, &res, err))) goto out;
     qk_encode_opts_init(&eo);
     eo.max_bytes = a->max_bytes;
@@ -224,6 +326,78 @@ static int run_embedded(const query_args *a, query_out *o, qk_err *err)
 out:
     qk_result_destroy(res);
     qk_engine_close(eng);
+    return rc;
+}
+
+static int explain(const query_args *a, qk_err *err)
+{
+    qk_engine *eng = NULL;
+    qk_dist_plan plan;
+    qk_dist_plan_opts po = {a->shard_bytes, 0};
+    qk_buf b;
+    int rc;
+    memset(&plan, 0, sizeof plan);
+    qk_buf_init(&b, (size_t)64 << 20);
+    if (!(rc = open_engine(a, &eng, err)) &&
+        !(rc = qk_dist_plan_query(eng, a->sql, &po, &plan, err))) {
+        if ((rc = qk_dist_explain(&plan, &b)))
+            qk_errf(err, rc, "the plan is too large to print");
+        else
+            fwrite(qk_buf_cstr(&b), 1, b.len, stdout);
+    }
+    qk_dist_plan_free(&plan);
+    qk_buf_free(&b);
+    qk_engine_close(eng);
+    return rc;
+}
+
+static int add_workers(const query_args *a, qk_dist_workers *w, qk_err *err)
+{
+    const char *token = a->worker_token ? a->worker_token : getenv("QUACK_WORKER_TOKEN");
+    int rc = 0;
+    if (!token) token = getenv("QUACK_TOKEN");
+    if (a->workers && (rc = qk_dist_workers_add_http(w, a->workers, token, err)))
+        qk_err_prefix(err, "--workers");
+    if (!rc && a->lambda && (rc = qk_dist_workers_add_lambda(w, a->lambda, err)))
+        qk_err_prefix(err, "--lambda");
+    return rc;
+}
+
+static int run_distributed(const query_args *a, query_out *o, qk_err *err)
+{
+    qk_dist_workers w = {0};
+    qk_engine *eng = NULL;
+    qk_result *res = NULL;
+    qk_dist_coord_opts co;
+    qk_dist_plan_opts po = {a->shard_bytes, 0};
+    qk_dist_run_stats st;
+    qk_encode_opts eo;
+    qk_encode_stats es = {0};
+    int rc;
+    if ((rc = add_workers(a, &w, err)) || (rc = open_engine(a, &eng, err))) goto out;
+    qk_dist_coord_opts_init(&co);
+    co.workers = w.v;
+    co.nworkers = w.n;
+    co.parallel = (int)a->parallel;
+    co.limit = a->limit;
+    co.timeout_ms = a->timeout_ms;
+    co.spill_threshold = a->spill_threshold;
+    if ((rc = qk_dist_query(eng, a->sql, &po, &co, &res, &st, err))) goto out;
+    qk_encode_opts_init(&eo);
+    eo.max_bytes = a->max_bytes;
+    eo.table_width = (int)a->width;
+    if ((rc = qk_encode_result(res, wire_format(a->fmt), &eo, &o->data, &es, err))) goto out;
+    o->time_ms = st.total_ms;
+    o->warm = qk_result_warm(res);
+    o->rows = es.rows;
+    o->truncated = es.truncated || qk_result_limited(res);
+    o->distributed = true;
+    o->shards = st.shards;
+    o->retries = st.retries;
+out:
+    qk_result_destroy(res);
+    qk_engine_close(eng);
+    qk_dist_workers_free(&w);
     return rc;
 }
 
@@ -272,15 +446,19 @@ static void print_json_array(const qk_buf *nd)
 static void print_result(const query_args *a, const query_out *o)
 {
     if (a->fmt == QK_FMT_TABLE) {
-        char cells[5][32];
-        const char *names[5] = {"timeMs", "roundtripMs", "warm", "rows", "truncated"};
+        char cells[7][32];
+        const char *names[7] = {"timeMs",    "roundtripMs", "warm",   "rows",
+                                "truncated", "shards",      "retries"};
         snprintf(cells[0], sizeof cells[0], "%.3f", o->time_ms);
         snprintf(cells[1], sizeof cells[1], "%.3f", o->roundtrip_ms);
         snprintf(cells[2], sizeof cells[2], "%s", o->warm ? "true" : "false");
         snprintf(cells[3], sizeof cells[3], "%llu", (unsigned long long)o->rows);
         snprintf(cells[4], sizeof cells[4], "%s", o->truncated ? "true" : "false");
-        const char *vals[5] = {cells[0], cells[1], cells[2], cells[3], cells[4]};
-        qk_cli_print_box(stdout, 5, names, vals);
+        snprintf(cells[5], sizeof cells[5], "%zu", o->shards);
+        snprintf(cells[6], sizeof cells[6], "%zu", o->retries);
+        const char *vals[7] = {cells[0], cells[1], cells[2], cells[3],
+                               cells[4], cells[5], cells[6]};
+        qk_cli_print_box(stdout, o->distributed ? 7 : 5, names, vals);
     }
     if (a->fmt == QK_FMT_JSON)
         print_json_array(&o->data);
@@ -303,10 +481,21 @@ int qk_cmd_query(int argc, char **argv)
         qk_cli_print_err("query", &err);
         return err.code == QK_ENOTFOUND ? QK_EXIT_USAGE : QK_EXIT_QUERY;
     }
+    if (a.explain) {
+        rc = explain(&a, &err);
+        if (rc) qk_cli_print_err("query", &err);
+        free(a.sql);
+        return rc ? QK_EXIT_QUERY : QK_EXIT_OK;
+    }
     memset(&o, 0, sizeof o);
     qk_buf_init(&o.data, (size_t)1 << 31);
     double t0 = qk_now_msf();
-    rc = a.endpoint ? run_remote(&a, &o, &err) : run_embedded(&a, &o, &err);
+    if (a.endpoint)
+        rc = run_remote(&a, &o, &err);
+    else if (a.distributed)
+        rc = run_distributed(&a, &o, &err);
+    else
+        rc = run_embedded(&a, &o, &err);
     o.roundtrip_ms = qk_now_msf() - t0;
     if (rc == 0)
         print_result(&a, &o);

@@ -7,7 +7,9 @@
  * cannot be bound exits 1. SIGINT/SIGTERM are blocked in every thread and taken by sigwait()
  * in the main thread, which then stops the server gracefully (stop accepting, let requests in
  * progress finish for up to --timeout, close) and exits 0. With --port-file, the bound port is
- * written there (atomically, by rename) once the socket is listening.
+ * written there (atomically, by rename) once the socket is listening. --workers / --lambda
+ * make the server a coordinator of distributed queries: their transports (dist/transport.h)
+ * are made, and the URLs checked, before anything starts.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "dist/transport.h"
 #include "engine/engine.h"
 #include "server/server.h"
 
@@ -28,7 +31,7 @@ const char qk_help_serve[] =
     "Usage: quack serve [OPTIONS]\n"
     "\n"
     "Serve SQL over the lake on HTTP: POST /invoke (the seed Lambda contract), POST /query,\n"
-    "GET /health, GET /metrics. See docs/http-api.md.\n"
+    "POST /map (map tasks), GET /health, GET /metrics. See docs/http-api.md.\n"
     "\n"
     "Options (each also read from the environment variable shown; the flag wins):\n"
     "  --host ADDR             address to bind (QUACK_HOST, default 127.0.0.1)\n"
@@ -51,6 +54,17 @@ const char qk_help_serve[] =
     "  --max-limit N           largest \"limit\" a request may ask for (QUACK_MAX_LIMIT,\n"
     "                          default 1000000)\n"
     "  --log-level LEVEL       debug|info|warn|error|off (QUACK_LOG_LEVEL, default info)\n"
+    "\n"
+    "Distributed queries (docs/distributed.md). Every server answers map tasks on POST /map;\n"
+    "with workers it is also a coordinator: POST /query with \"distributed\": true fans out:\n"
+    "  --workers URL,...       HTTP workers ('quack serve' instances) (QUACK_WORKERS)\n"
+    "  --lambda FN,...         AWS Lambda functions running quack (QUACK_LAMBDA)\n"
+    "  --worker-token T        bearer token for the workers (QUACK_WORKER_TOKEN; default: the\n"
+    "                          server's own --token)\n"
+    "  --parallel N            map tasks in flight per query (QUACK_PARALLEL, default 2 per\n"
+    "                          worker, 8 per function)\n"
+    "  --shard-size SIZE       target compressed bytes per shard (QUACK_SHARD_SIZE, default\n"
+    "                          256MB)\n"
     "  -h, --help              show this help\n"
     "\n"
     "Logs are JSON lines on stderr: one \"listening\" line with the URL, one \"request\" line per\n"
@@ -71,6 +85,11 @@ enum {
     O_MAX_RESPONSE,
     O_MAX_LIMIT,
     O_LOG_LEVEL,
+    O_WORKERS,
+    O_LAMBDA,
+    O_WORKER_TOKEN,
+    O_PARALLEL,
+    O_SHARD_SIZE,
     O_COUNT
 };
 
@@ -90,16 +109,22 @@ static const struct option long_opts[] = {
     {"max-response", required_argument, NULL, O_MAX_RESPONSE},
     {"max-limit", required_argument, NULL, O_MAX_LIMIT},
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
+    {"workers", required_argument, NULL, O_WORKERS},
+    {"lambda", required_argument, NULL, O_LAMBDA},
+    {"worker-token", required_argument, NULL, O_WORKER_TOKEN},
+    {"parallel", required_argument, NULL, O_PARALLEL},
+    {"shard-size", required_argument, NULL, O_SHARD_SIZE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 /* Environment variable for each option, in enum order. */
 static const char *const env_names[O_COUNT] = {
-    "QUACK_HOST",      "QUACK_PORT",         "QUACK_PORT_FILE",       "QUACK_LAKE",
-    "QUACK_THREADS",   "QUACK_MEMORY_LIMIT", "QUACK_MAX_CONCURRENCY", "QUACK_CONNECTION_LIMIT",
-    "QUACK_TIMEOUT",   "QUACK_TOKEN",        "QUACK_MAX_BODY",        "QUACK_MAX_RESPONSE",
-    "QUACK_MAX_LIMIT", "QUACK_LOG_LEVEL"};
+    "QUACK_HOST",         "QUACK_PORT",         "QUACK_PORT_FILE",       "QUACK_LAKE",
+    "QUACK_THREADS",      "QUACK_MEMORY_LIMIT", "QUACK_MAX_CONCURRENCY", "QUACK_CONNECTION_LIMIT",
+    "QUACK_TIMEOUT",      "QUACK_TOKEN",        "QUACK_MAX_BODY",        "QUACK_MAX_RESPONSE",
+    "QUACK_MAX_LIMIT",    "QUACK_LOG_LEVEL",    "QUACK_WORKERS",         "QUACK_LAMBDA",
+    "QUACK_WORKER_TOKEN", "QUACK_PARALLEL",     "QUACK_SHARD_SIZE"};
 
 typedef struct serve_opts {
     const char *val[O_COUNT];  /* flag value, else the environment's, else NULL */
@@ -107,6 +132,7 @@ typedef struct serve_opts {
     qk_server_config srv;
     qk_engine_config eng;
     const char *port_file;
+    qk_dist_workers workers;
 } serve_opts;
 
 static int read_flags(int argc, char **argv, serve_opts *o)
@@ -164,7 +190,7 @@ static int size_opt(serve_opts *o, int i, uint64_t lo, uint64_t hi, size_t *out,
 static int numbers(serve_opts *o, qk_err *err)
 {
     int64_t port = o->srv.port, threads = 0, conc = o->srv.max_concurrency;
-    int64_t conns = o->srv.connection_limit;
+    int64_t conns = o->srv.connection_limit, parallel = 0;
     int rc = int_opt(o, O_PORT, 0, 65535, &port, err);
     if (!rc) rc = int_opt(o, O_THREADS, 0, 4096, &threads, err);
     if (!rc) rc = int_opt(o, O_MAX_CONCURRENCY, 1, 100000, &conc, err);
@@ -172,6 +198,13 @@ static int numbers(serve_opts *o, qk_err *err)
     if (!rc) rc = int_opt(o, O_MAX_LIMIT, 0, INT64_MAX / 2, &o->srv.max_limit, err);
     if (!rc) rc = size_opt(o, O_MAX_BODY, 64, (uint64_t)1 << 30, &o->srv.max_body, err);
     if (!rc) rc = size_opt(o, O_MAX_RESPONSE, 4096, (uint64_t)2 << 30, &o->srv.max_response, err);
+    if (!rc) rc = int_opt(o, O_PARALLEL, 1, 10000, &parallel, err);
+    if (!rc && o->val[O_SHARD_SIZE]) {
+        size_t sb = 0;
+        rc = size_opt(o, O_SHARD_SIZE, 1, UINT64_MAX / 2, &sb, err);
+        o->srv.dist_shard_bytes = sb;
+    }
+    o->srv.dist_parallel = (int)parallel;
     o->srv.port = (int)port;
     o->eng.threads = (int)threads;
     o->srv.max_concurrency = (int)conc;
@@ -208,6 +241,23 @@ static int strings(serve_opts *o, qk_err *err)
     return 0;
 }
 
+/* --workers and --lambda: the transports, made (and the URLs checked) before anything starts. */
+static int workers(serve_opts *o, qk_err *err)
+{
+    char w[48];
+    const char *token = o->val[O_WORKER_TOKEN] ? o->val[O_WORKER_TOKEN] : o->val[O_TOKEN];
+    int rc = 0;
+    if (o->val[O_WORKERS] &&
+        (rc = qk_dist_workers_add_http(&o->workers, o->val[O_WORKERS], token, err)))
+        qk_err_prefix(err, "%s", source(o, O_WORKERS, w, sizeof w));
+    if (!rc && o->val[O_LAMBDA] &&
+        (rc = qk_dist_workers_add_lambda(&o->workers, o->val[O_LAMBDA], err)))
+        qk_err_prefix(err, "%s", source(o, O_LAMBDA, w, sizeof w));
+    o->srv.workers = o->workers.v;
+    o->srv.nworkers = o->workers.n;
+    return rc;
+}
+
 static int parse_opts(int argc, char **argv, serve_opts *o)
 {
     qk_err err = {0};
@@ -217,7 +267,8 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     qk_engine_config_defaults(&o->eng);
     o->srv.version = QUACK_VERSION;
     if ((rc = read_flags(argc, argv, o))) return rc;
-    if (numbers(o, &err) || strings(o, &err)) return qk_cli_usage_error("serve", "%s", err.msg);
+    if (numbers(o, &err) || strings(o, &err) || workers(o, &err))
+        return qk_cli_usage_error("serve", "%s", err.msg);
     return 0;
 }
 
@@ -271,7 +322,12 @@ int qk_cmd_serve(int argc, char **argv)
     sigset_t set;
     int rc;
     if (qk_cli_wants_help(argc, argv, qk_help_serve)) return QK_EXIT_OK;
-    if ((rc = parse_opts(argc, argv, &o))) return rc;
+    if ((rc = parse_opts(argc, argv, &o))) {
+        qk_dist_workers_free(&o.workers);
+        return rc;
+    }
     block_signals(&set);
-    return serve(&o, &set);
+    rc = serve(&o, &set);
+    qk_dist_workers_free(&o.workers);
+    return rc;
 }

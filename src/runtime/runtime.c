@@ -8,7 +8,7 @@
  *            caller and starts a new environment for the next invocation).
  *   loop     GET /next (no timeout; the body is read into a buffer capped at max_event, the
  *            rest discarded) -> dispatch by shape -> POST /response or /error -> GET /next.
- *   dispatch {"task":...} map task (NotImplemented for now); {"Records":[...]} S3 records to
+ *   dispatch {"task":...} map task (dist/worker.h); {"Records":[...]} S3 records to
  *            the handler hook; anything else the seed's {"q","limit"} via lake/invoke.c.
  *   stop     SIGTERM/SIGINT set a flag that the curl progress callback (while waiting in
  *            /next) and the query's cancel callback (while running) both poll.
@@ -18,6 +18,7 @@
  * Proxies are never used for it (HTTP_PROXY may be set for the function's own traffic).
  */
 #include "runtime/runtime.h"
+#include "dist/worker.h"
 #include "lake/invoke.h"
 
 #include <curl/curl.h>
@@ -472,15 +473,26 @@ typedef struct outcome {
     bool truncated;
 } outcome;
 
-static int run_task(json_t *root, qk_err *err)
+/* A map task of a distributed query (dist/worker.h): the worker code answers it, within the
+ * invocation's deadline (minus the margin) as well as the task's own. */
+static int64_t query_timeout(const rt *r, const qk_runtime_invocation *inv, bool *by_deadline);
+
+static int run_task(rt *r, const qk_runtime_invocation *inv, json_t *root, const qk_buf *body,
+                    qk_buf *out, qk_err *err)
 {
     json_t *t = json_object_get(root, "task");
+    qk_dist_worker_opts o = {0, stop_requested, NULL, 0};
+    bool by_deadline;
+    int rc;
     if (!json_is_string(t)) return BAD(err, "\"task\" must be a string, e.g. \"map\"");
-    if (strcmp(json_string_value(t), "map") == 0)
-        return qk_errtf(err, QK_EUNSUPPORTED, "NotImplemented",
-                        "map tasks are not implemented yet (the distributed planner is not "
-                        "written): send the whole query as {\"q\": \"...\"}");
-    return BAD(err, "unknown task \"%.64s\": the runtime knows \"map\"", json_string_value(t));
+    if (strcmp(json_string_value(t), "map") != 0)
+        return BAD(err, "unknown task \"%.64s\": the runtime knows \"map\"", json_string_value(t));
+    if ((o.timeout_ms = query_timeout(r, inv, &by_deadline)) < 0)
+        return qk_errtf(err, QK_ETIMEOUT, "Timeout",
+                        "the invocation's deadline is too close to run a map task");
+    rc = qk_dist_handle_task(r->engine, body->data, body->len, &o, out, err);
+    if (rc == QK_ECANCELED && stop_flag) qk_err_prefix(err, "the runtime is shutting down");
+    return rc;
 }
 
 static int run_s3(rt *r, const qk_runtime_invocation *inv, json_t *root, qk_arena *a, qk_buf *out,
@@ -555,7 +567,7 @@ static int dispatch(rt *r, const qk_runtime_invocation *inv, const qk_buf *body,
     int rc;
     if (json_is_object(root) && json_object_get(root, "task")) {
         oc->kind = "task";
-        rc = run_task(root, err);
+        rc = run_task(r, inv, root, body, out, err);
     } else if (json_is_object(root) && json_object_get(root, "Records")) {
         oc->kind = "s3";
         rc = run_s3(r, inv, root, a, out, oc, err);

@@ -9,7 +9,10 @@
  *            which the Lambda runtime shares; this file adds the slot, headers and status.
  *   /query   json: {"columns","records","rowCount","truncated","truncatedBy","warm","queryId",
  *            "timeMs","totalMs"}; ndjson/csv/table: the encoded rows only. The same facts
- *            travel in X-Quack-* headers for every format.
+ *            travel in X-Quack-* headers for every format. With "distributed": true (servers
+ *            started with workers) the statement goes through dist/coord.h; the shapes are
+ *            the same, plus "distributed": {stats} in json and X-Quack-Shards/-Retries.
+ *   /map     a map task (dist/worker.h builds the answer); takes a query slot like /query
  *   errors   {"errorMessage":"...","errorType":"..."} with the status of qk_status_for_error
  *
  * The whole body stays under max_response: the envelope is built first and the encoder gets
@@ -18,8 +21,12 @@
  * free); it is interrupted at the timeout or when the client's socket reports a hang-up.
  */
 #include "server/server_int.h"
+#include "dist/coord.h"
+#include "dist/worker.h"
 #include "lake/invoke.h"
 #include "lake/resolve.h"
+
+#include <jansson.h>
 
 #include <poll.h>
 #include <stdio.h>
@@ -147,6 +154,45 @@ static int run(qk_server *s, qk_req_ctx *c, const char *sql, int64_t limit, qk_r
     return rc;
 }
 
+/* Plan and fan out sql over the server's workers, in a query slot (held on success). */
+static int run_distributed(qk_server *s, qk_req_ctx *c, const char *sql, int64_t limit,
+                           qk_result **out, qk_dist_run_stats *st, qk_err *err)
+{
+    qk_dist_coord_opts o;
+    qk_dist_plan_opts po = {s->cfg.dist_shard_bytes, 0};
+    int rc;
+    if (!s->cfg.nworkers)
+        return qk_errtf(err, QK_EINVAL, "BadRequest",
+                        "\"distributed\": true needs a server started with --workers or --lambda");
+    qk_dist_coord_opts_init(&o);
+    o.workers = s->cfg.workers;
+    o.nworkers = s->cfg.nworkers;
+    o.parallel = s->cfg.dist_parallel;
+    o.limit = limit;
+    o.timeout_ms = s->cfg.timeout_ms;
+    o.cancelled = client_gone;
+    o.cancel_ud = c;
+    if ((rc = take_slot(s, c, sql, err))) return rc;
+    rc = qk_dist_query(s->engine, sql, &po, &o, out, st, err);
+    if (rc) qk_metrics_leave(&s->metrics);
+    return rc;
+}
+
+/* The optional "distributed" member of a /query body (request.c ignores it). */
+static int distributed_flag(const qk_req_ctx *c, bool *out, qk_err *err)
+{
+    json_t *root = NULL, *v;
+    int rc = qk_json_req_object(c->body.data ? c->body.data : "", c->body.len, &root, err);
+    *out = false;
+    if (rc) return rc;
+    v = json_object_get(root, "distributed");
+    if (v && !json_is_null(v) && !json_is_boolean(v))
+        rc = qk_errtf(err, QK_EINVAL, "BadRequest", "\"distributed\" must be a boolean");
+    *out = json_is_true(v);
+    json_decref(root);
+    return rc;
+}
+
 static int encode(qk_result *res, qk_format fmt, size_t cap, int width, qk_buf *out,
                   qk_encode_stats *st, qk_err *err)
 {
@@ -221,7 +267,7 @@ static const char *truncated_by(const qk_result *res, const qk_encode_stats *st)
 }
 
 static int query_json_body(qk_server *s, qk_req_ctx *c, qk_result *res, qk_reply *r,
-                           qk_encode_stats *st, qk_err *err)
+                           qk_encode_stats *st, const qk_dist_run_stats *dist, qk_err *err)
 {
     qk_buf rec;
     const char *by;
@@ -237,16 +283,24 @@ static int query_json_body(qk_server *s, qk_req_ctx *c, qk_result *res, qk_reply
     by = truncated_by(res, st);
     rc = qk_buf_printf(&r->body,
                        ",\"rowCount\":%llu,\"truncated\":%s,\"truncatedBy\":%s%s%s"
-                       ",\"warm\":%s,\"queryId\":\"%s\",\"timeMs\":%.3f,\"totalMs\":%.3f}",
+                       ",\"warm\":%s,\"queryId\":\"%s\",\"timeMs\":%.3f,\"totalMs\":%.3f",
                        (unsigned long long)st->rows, by ? "true" : "false", by ? "\"" : "",
                        by ? by : "null", by ? "\"" : "", qk_result_warm(res) ? "true" : "false",
                        c->id, qk_result_exec_ms(res), qk_now_msf() - c->t0);
+    if (!rc && dist && !(rc = qk_buf_adds(&r->body, ",\"distributed\":")))
+        rc = qk_dist_stats_json(dist, &r->body);
+    if (!rc) rc = qk_buf_addc(&r->body, '}');
     return rc ? qk_errf(err, rc, "response too large for --max-response") : 0;
 }
 
-static void query_headers(qk_reply *r, qk_result *res, const qk_encode_stats *st)
+static void query_headers(qk_reply *r, qk_result *res, const qk_encode_stats *st,
+                          const qk_dist_run_stats *dist)
 {
     const char *by = truncated_by(res, st);
+    if (dist) {
+        qk_reply_header(r, "X-Quack-Shards", "%zu", dist->shards);
+        qk_reply_header(r, "X-Quack-Retries", "%zu", dist->retries);
+    }
     qk_reply_header(r, "X-Quack-Time-Ms", "%.3f", qk_result_exec_ms(res));
     qk_reply_header(r, "X-Quack-Rows", "%llu", (unsigned long long)st->rows);
     qk_reply_header(r, "X-Quack-Truncated", "%s", by ? "true" : "false");
@@ -268,22 +322,29 @@ void qk_handle_query(qk_server *s, qk_req_ctx *c, qk_reply *r)
     qk_result *res = NULL;
     qk_encode_stats st = {0};
     qk_err err = {0};
+    qk_dist_run_stats dist;
     qk_format fmt;
+    bool distributed = false;
     int rc;
     qk_reply_header(r, "X-Quack-Query-Id", "%s", c->id);
     rc = qk_req_parse_query(c->body.data ? c->body.data : "", c->body.len, s->cfg.max_limit,
                             &c->arena, &req, &err);
+    if (!rc) rc = distributed_flag(c, &distributed, &err);
     if (rc) {
         fail(r, &err);
         return;
     }
     fmt = query_format(&req, c);
-    if ((rc = run(s, c, req.sql, req.limit, &res, &err))) {
+    if (distributed)
+        rc = run_distributed(s, c, req.sql, req.limit, &res, &dist, &err);
+    else
+        rc = run(s, c, req.sql, req.limit, &res, &err);
+    if (rc) {
         fail(r, &err);
         return;
     }
     if (fmt == QK_FMT_JSON)
-        rc = query_json_body(s, c, res, r, &st, &err);
+        rc = query_json_body(s, c, res, r, &st, distributed ? &dist : NULL, &err);
     else
         rc = encode(res, fmt, s->cfg.max_response, req.width, &r->body, &st, &err);
     qk_metrics_leave(&s->metrics);
@@ -292,9 +353,27 @@ void qk_handle_query(qk_server *s, qk_req_ctx *c, qk_reply *r)
     } else {
         r->content_type = qk_format_mime(fmt);
         r->rows = st.rows;
-        query_headers(r, res, &st);
+        query_headers(r, res, &st, distributed ? &dist : NULL);
     }
     qk_result_destroy(res);
+}
+
+/* ---- POST /map: a map task of a distributed query ---------------------------------------- */
+
+void qk_handle_map(qk_server *s, qk_req_ctx *c, qk_reply *r)
+{
+    qk_dist_worker_opts o = {s->cfg.timeout_ms, client_gone, c, 0};
+    qk_err err = {0};
+    int rc;
+    qk_reply_header(r, "X-Quack-Query-Id", "%s", c->id);
+    if ((rc = take_slot(s, c, "(map task)", &err))) {
+        fail(r, &err);
+        return;
+    }
+    rc = qk_dist_handle_task(s->engine, c->body.data ? c->body.data : "", c->body.len, &o, &r->body,
+                             &err);
+    qk_metrics_leave(&s->metrics);
+    if (rc) fail(r, &err);
 }
 
 /* ---- GET /health, GET /metrics ----------------------------------------------------------- */

@@ -44,6 +44,8 @@ typedef struct route {
 static const route routes[] = {
     {"/invoke", QK_EP_INVOKE, true, true, qk_handle_invoke},
     {"/query", QK_EP_QUERY, true, true, qk_handle_query},
+    /* counted as "other" in the metrics until metrics.c names the endpoint */
+    {"/map", QK_EP_MAP, true, true, qk_handle_map},
     {"/health", QK_EP_HEALTH, false, false, qk_handle_health},
     {"/metrics", QK_EP_METRICS, false, true, qk_handle_metrics},
 };
@@ -198,7 +200,7 @@ static void check_auth(qk_server *s, struct MHD_Connection *conn, qk_req_ctx *c)
 static void precheck(qk_server *s, struct MHD_Connection *conn, qk_req_ctx *c, const route *rt,
                      const char *method)
 {
-    char msg[160];
+    char msg[200];
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (atomic_load(&s->stopping)) {
         early_error(c, 503, "ShuttingDown", "the server is shutting down");
@@ -206,7 +208,7 @@ static void precheck(qk_server *s, struct MHD_Connection *conn, qk_req_ctx *c, c
     } else if (!rt) {
         snprintf(msg, sizeof msg,
                  "no such endpoint: %.80s (try POST /invoke, POST /query, "
-                 "GET /health, GET /metrics)",
+                 "POST /map, GET /health, GET /metrics)",
                  c->path);
         early_error(c, 404, "NotFound", msg);
     } else if (rt->post ? strcmp(method, "POST") != 0 : !get) {

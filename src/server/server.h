@@ -3,7 +3,10 @@
  * server.h: quack's HTTP API on libmicrohttpd (docs/http-api.md is the reference).
  *
  *   POST /invoke   the seed Lambda contract, byte-compatible (DESIGN.md section 3)
- *   POST /query    the richer API: columns and types, formats, truncation, timings
+ *   POST /query    the richer API: columns and types, formats, truncation, timings; with
+ *                  "distributed": true (a server started with workers) the query is planned
+ *                  and fanned out as map tasks (dist/coord.h), same response shapes
+ *   POST /map      a map task of a distributed query (dist/worker.h): every server is a worker
  *   GET  /health   liveness and a little state
  *   GET  /metrics  Prometheus text exposition 0.0.4
  *
@@ -20,6 +23,7 @@
 #define QK_SERVER_H
 
 #include "core/core.h"
+#include "dist/transport.h"
 #include "engine/engine.h"
 
 typedef struct qk_server_config {
@@ -33,6 +37,12 @@ typedef struct qk_server_config {
     size_t max_response;  /* response body bytes (default 6 MiB, the Lambda payload cap) */
     int64_t max_limit;    /* largest "limit" a request may ask for (default 1,000,000) */
     const char *version;  /* reported by /health; borrowed until qk_server_stop */
+    /* coordinator: the workers "distributed": true queries fan out to (borrowed until
+     * qk_server_stop; none = distributed queries are refused) */
+    qk_dist_transport *const *workers;
+    size_t nworkers;
+    int dist_parallel;         /* map tasks in flight per query; 0 = coord.h's default */
+    uint64_t dist_shard_bytes; /* planner's shard size; 0 = its default */
 } qk_server_config;
 
 typedef struct qk_server qk_server;

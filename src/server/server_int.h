@@ -28,6 +28,7 @@ typedef enum {
     QK_EP_QUERY,
     QK_EP_HEALTH,
     QK_EP_METRICS,
+    QK_EP_MAP,
     QK_EP_OTHER,
     QK_EP_COUNT
 } qk_endpoint;
@@ -151,6 +152,7 @@ int qk_status_for_error(const qk_err *err);
 
 void qk_handle_invoke(qk_server *s, qk_req_ctx *c, qk_reply *r);
 void qk_handle_query(qk_server *s, qk_req_ctx *c, qk_reply *r);
+void qk_handle_map(qk_server *s, qk_req_ctx *c, qk_reply *r);
 void qk_handle_health(qk_server *s, qk_req_ctx *c, qk_reply *r);
 void qk_handle_metrics(qk_server *s, qk_req_ctx *c, qk_reply *r);
 

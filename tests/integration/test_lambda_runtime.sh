@@ -5,7 +5,7 @@
 # the seed contract over invocations (differential against `quack query -F json`, metadata,
 # warm per process, default limit), function errors (SQL errors with DuckDB's exception name,
 # malformed events), S3 ObjectCreated events (acknowledged and logged), map tasks
-# (NotImplemented), the runtime's own deadline, Lambda's hard timeout, the 6 MB response cap,
+# (a malformed one is a BadRequest; real map tasks: test_dist_workers.sh), the runtime's own deadline, Lambda's hard timeout, the 6 MB response cap,
 # a runtime killed mid-invocation, an event over QUACK_MAX_BODY, an init error, and a clean
 # stop of the emulator and its runtimes.
 source "$(dirname "$0")/lib.sh"
@@ -158,7 +158,7 @@ expect_error "limit is negative" '{"q": "SELECT 1", "limit": -1}' BadRequest "be
 expect_error "limit is huge" '{"q": "SELECT 1", "limit": 1e30}' BadRequest '"limit" must be an integer'
 expect_error "deep nesting" "{\"q\": \"SELECT 1\", \"x\": $(printf '[%.0s' $(seq 5000))$(printf ']%.0s' $(seq 5000))}" \
   BadRequest "invalid JSON"
-expect_error "map task" '{"task": "map", "sql": "SELECT 1", "shard": 0}' NotImplemented "not implemented"
+expect_error "map task without a queryId" '{"task": "map", "sql": "SELECT 1", "shard": 0}' BadRequest "queryId"
 expect_error "unknown task" '{"task": "reduce"}' BadRequest 'unknown task "reduce"'
 expect_error "task of the wrong type" '{"task": 7}' BadRequest '"task" must be a string'
 expect_error "Records not an array" '{"Records": {}}' BadRequest '"Records" must be an array'

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dist_int.h: shared between the dist module's own files (worker.c, coord.c, transport.c,
+ * lambda_invoke.c, util.c); not for other modules.
+ *
+ *   util.c           small DuckDB helpers (DESCRIBE a query, one integer cell) and the rules for
+ *                    which column types survive a Parquet round trip
+ *   transport.c      the call pool (libcurl multi) and the HTTP worker transport
+ *   lambda_invoke.c  the Lambda Invoke transport (SigV4, service "lambda")
+ *
+ * A transport is a small vtable: `prepare` turns a task body into a ready curl easy handle (URL,
+ * headers, signature) and `finish` turns the HTTP outcome into the answer body or an error.
+ */
+#ifndef QK_DIST_INT_H
+#define QK_DIST_INT_H
+
+#include <curl/curl.h>
+
+#include "dist/plan.h"
+#include "dist/transport.h"
+#include "engine/engine.h"
+
+/* ---- util.c ---------------------------------------------------------------------------------- */
+
+/* Columns of `DESCRIBE <select_sql>`: names and DuckDB types, copied into a. */
+int qk_dist_describe(qk_engine *e, const char *select_sql, const qk_query_opts *o, qk_arena *a,
+                     qk_dist_col **cols, size_t *n, qk_err *err);
+/* The first column of the first row of sql as an integer (BIGINT/INTEGER/UBIGINT/HUGEINT that
+ * fits). QK_EINTERNAL when the result has no such cell. */
+int qk_dist_scalar_i64(qk_engine *e, const char *sql, const qk_query_opts *o, int64_t *out,
+                       qk_err *err);
+/* Append name as a double-quoted SQL identifier. */
+int qk_dist_add_ident(qk_buf *b, const char *name);
+/* Does a column of this DuckDB type come back from Parquet with another type (HUGEINT ->
+ * DOUBLE, ENUM -> VARCHAR, INTEGER[3] -> INTEGER[], TIMESTAMP_S -> TIMESTAMP, ...)? Nested
+ * types count when any part does. Such columns travel as VARCHAR in whole-query partials. */
+bool qk_dist_type_widens(const char *type);
+/* May the coordinator cast a VARCHAR partial column back to this type? Only numeric, temporal,
+ * BIT, UUID and INTERVAL scalars (DECIMAL(p,s) too) and lists/arrays of them, whose text form
+ * DuckDB reads back exactly; the type string must match that grammar character by character,
+ * so a worker cannot smuggle SQL through it. Others (ENUM, UNION, nested) stay VARCHAR. */
+bool qk_dist_type_castable(const char *type);
+/* Case-insensitive type name equality. */
+bool qk_dist_type_equal(const char *a, const char *b);
+
+/* ---- transports --------------------------------------------------------------------------------
+ */
+
+typedef struct qk_dist_transport_ops {
+    const char *kind; /* "http" | "lambda" */
+    /* Set URL, headers (into *headers, freed by the caller) and body on h. */
+    int (*prepare)(qk_dist_transport *t, CURL *h, const char *body, size_t len,
+                   struct curl_slist **headers, qk_err *err);
+    /* The transfer completed with HTTP status: accept the answer or describe the failure.
+     * fn_error: the response had X-Amz-Function-Error. */
+    int (*finish)(qk_dist_transport *t, long status, bool fn_error, const qk_buf *body,
+                  qk_err *err);
+    void (*destroy)(qk_dist_transport *t);
+} qk_dist_transport_ops;
+
+struct qk_dist_transport {
+    const qk_dist_transport_ops *ops;
+    char name[256]; /* for messages: the URL, or "lambda:FUNCTION" */
+    int64_t connect_timeout_ms;
+};
+
+/* Fill err from an error-shaped JSON body ({"errorMessage","errorType"}, or AWS's
+ * {"Message"/"message","Type"/"__type"}), prefixed with what; QK_EHTTP when the body says
+ * nothing usable (then the status is named). */
+int qk_dist_body_error(const char *what, long status, const qk_buf *body, qk_err *err);
+
+#endif

@@ -21,6 +21,7 @@
  *    original's column names and types exactly, or the query runs unsplit.
  */
 #include "dist/plan.h"
+#include "dist/worker.h"
 #include "lake/resolve.h"
 
 #include <jansson.h>
@@ -36,24 +37,49 @@
 #define MAX_KEYS 64
 #define SQL_MAX ((size_t)64 << 20)
 
-typedef enum {
-    A_COUNT,
-    A_COUNT_STAR,
-    A_SUM,
-    A_MIN,
-    A_MAX,
-    A_AVG,
-    A_BOOL_AND,
-    A_BOOL_OR,
-    A_VAR_SAMP,
-    A_VAR_POP,
-    A_STDDEV_SAMP,
-    A_STDDEV_POP,
-} agg_kind;
+/* How one decomposable aggregate splits. SPLIT_ONE: one partial column "__a<i>" = map_fn(arg)
+ * per shard, combined by reduce_fn (count's sums start at 0: a count is never NULL). SPLIT_AVG:
+ * sum and count. SPLIT_VAR: count, mean and M2 per shard, merged with Chan et al.'s formula;
+ * samp divides by n - 1, sd takes the square root. A DISTINCT aggregate (not SPLIT_VAR, not
+ * count(*)) is the same function over the distinct argument "__d" in the reduce. */
+typedef enum { SPLIT_ONE, SPLIT_AVG, SPLIT_VAR } split_kind;
+
+typedef struct agg_rule {
+    const char *name; /* DuckDB's function name */
+    split_kind split;
+    const char *map_fn, *reduce_fn; /* SPLIT_ONE */
+    bool zero;                      /* SPLIT_ONE: coalesce the combine to 0 */
+    bool samp, sd;                  /* SPLIT_VAR */
+} agg_rule;
+
+static const agg_rule agg_rules[] = {
+    {"count", SPLIT_ONE, "count", "sum", true, false, false},
+    {"count_star", SPLIT_ONE, "count", "sum", true, false, false},
+    {"sum", SPLIT_ONE, "sum", "sum", false, false, false},
+    {"min", SPLIT_ONE, "min", "min", false, false, false},
+    {"max", SPLIT_ONE, "max", "max", false, false, false},
+    {"bool_and", SPLIT_ONE, "bool_and", "bool_and", false, false, false},
+    {"bool_or", SPLIT_ONE, "bool_or", "bool_or", false, false, false},
+    {"avg", SPLIT_AVG, NULL, NULL, false, false, false},
+    {"mean", SPLIT_AVG, NULL, NULL, false, false, false},
+    {"var_samp", SPLIT_VAR, NULL, NULL, false, true, false},
+    {"variance", SPLIT_VAR, NULL, NULL, false, true, false},
+    {"var_pop", SPLIT_VAR, NULL, NULL, false, false, false},
+    {"stddev_samp", SPLIT_VAR, NULL, NULL, false, true, true},
+    {"stddev", SPLIT_VAR, NULL, NULL, false, true, true},
+    {"stddev_pop", SPLIT_VAR, NULL, NULL, false, false, true},
+};
+
+static const agg_rule *agg_rule_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof agg_rules / sizeof *agg_rules; i++)
+        if (!strcasecmp(name, agg_rules[i].name)) return &agg_rules[i];
+    return NULL;
+}
 
 typedef struct agg {
     json_t *node; /* borrowed: the FUNCTION node in the AST */
-    agg_kind kind;
+    const agg_rule *rule;
     bool distinct;
     char *arg;    /* rendered argument (NULL for count(*)) */
     char *filter; /* rendered FILTER condition, or NULL */
@@ -230,34 +256,6 @@ static bool has_aggregate(pstate *ps, json_t *j)
 
 /* ---- aggregates ---------------------------------------------------------------------------- */
 
-static bool agg_kind_of(const char *name, agg_kind *k)
-{
-    static const struct {
-        const char *n;
-        agg_kind k;
-    } map[] = {{"count", A_COUNT},
-               {"count_star", A_COUNT_STAR},
-               {"sum", A_SUM},
-               {"min", A_MIN},
-               {"max", A_MAX},
-               {"avg", A_AVG},
-               {"mean", A_AVG},
-               {"bool_and", A_BOOL_AND},
-               {"bool_or", A_BOOL_OR},
-               {"var_samp", A_VAR_SAMP},
-               {"variance", A_VAR_SAMP},
-               {"var_pop", A_VAR_POP},
-               {"stddev_samp", A_STDDEV_SAMP},
-               {"stddev", A_STDDEV_SAMP},
-               {"stddev_pop", A_STDDEV_POP}};
-    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (!strcasecmp(name, map[i].n)) {
-            *k = map[i].k;
-            return true;
-        }
-    return false;
-}
-
 /* Record the aggregate node e (once per distinct aggregate). false: not splittable. */
 static bool add_agg(pstate *ps, json_t *e, qk_err *err)
 {
@@ -267,7 +265,7 @@ static bool add_agg(pstate *ps, json_t *e, qk_err *err)
     for (size_t i = 0; i < ps->naggs; i++)
         if (same_expr(ps->aggs[i].node, e)) return true;
     if (ps->naggs == MAX_AGGS) return unsplit(ps, "too many aggregates");
-    if (!agg_kind_of(jstr(e, "function_name"), &a.kind)) {
+    if (!(a.rule = agg_rule_of(jstr(e, "function_name")))) {
         snprintf(ps->reason, sizeof ps->reason, "the aggregate %s() is not decomposable here",
                  jstr(e, "function_name"));
         return false;
@@ -278,7 +276,7 @@ static bool add_agg(pstate *ps, json_t *e, qk_err *err)
         return unsplit(ps, "an aggregate's argument holds an aggregate, window or subquery");
     a.node = e;
     a.distinct = json_is_true(json_object_get(e, "distinct"));
-    if (a.kind == A_COUNT_STAR) {
+    if (!strcmp(a.rule->name, "count_star")) {
         if (json_array_size(children) != 0) return unsplit(ps, "count(*) with arguments");
     } else if (json_array_size(children) != 1) {
         return unsplit(ps, "an aggregate with several arguments");
@@ -296,7 +294,7 @@ static bool add_agg(pstate *ps, json_t *e, qk_err *err)
         }
     }
     if (a.distinct) {
-        if (a.kind >= A_VAR_SAMP || a.kind == A_COUNT_STAR) {
+        if (a.rule->split == SPLIT_VAR || !a.arg) {
             free(a.arg);
             return unsplit(ps, "DISTINCT on this aggregate");
         }
@@ -338,83 +336,44 @@ static bool collect_aggs(pstate *ps, json_t *j, qk_err *err)
 static int map_partials(const agg *a, size_t i, qk_buf *b)
 {
     char f[64 + 4096];
-    const char *arg = a->arg;
-    int rc = 0;
+    const char *arg = a->arg ? a->arg : "*";
+    if (a->distinct) return 0; /* computed in the reduce over "__d" */
     if (a->filter) {
         if (strlen(a->filter) > 4000) return QK_ETOOBIG;
         snprintf(f, sizeof f, " FILTER (WHERE %s)", a->filter);
     } else {
         f[0] = 0;
     }
-    if (a->distinct) return 0; /* computed in the reduce over "__d" */
-    switch (a->kind) {
-    case A_COUNT_STAR:
-        rc = qk_buf_printf(b, ", count(*)%s AS \"__a%zu\"", f, i);
-        break;
-    case A_COUNT:
-        rc = qk_buf_printf(b, ", count(%s)%s AS \"__a%zu\"", arg, f, i);
-        break;
-    case A_SUM:
-        rc = qk_buf_printf(b, ", sum(%s)%s AS \"__a%zu\"", arg, f, i);
-        break;
-    case A_MIN:
-        rc = qk_buf_printf(b, ", min(%s)%s AS \"__a%zu\"", arg, f, i);
-        break;
-    case A_MAX:
-        rc = qk_buf_printf(b, ", max(%s)%s AS \"__a%zu\"", arg, f, i);
-        break;
-    case A_BOOL_AND:
-        rc = qk_buf_printf(b, ", bool_and(%s)%s AS \"__a%zu\"", arg, f, i);
-        break;
-    case A_BOOL_OR:
-        rc = qk_buf_printf(b, ", bool_or(%s)%s AS \"__a%zu\"", arg, f, i);
-        break;
-    case A_AVG:
-        rc = qk_buf_printf(b, ", sum(%s)%s AS \"__a%zu_s\", count(%s)%s AS \"__a%zu_c\"", arg, f, i,
-                           arg, f, i);
-        break;
-    default: /* variance family: count, mean and M2 per shard, merged exactly in the reduce */
-        rc = qk_buf_printf(b,
-                           ", count(%s)%s AS \"__a%zu_c\", avg((%s)::DOUBLE)%s AS \"__a%zu_m\", "
-                           "var_pop((%s)::DOUBLE)%s * count(%s)%s AS \"__a%zu_q\"",
-                           arg, f, i, arg, f, i, arg, f, arg, f, i);
-        break;
+    switch (a->rule->split) {
+    case SPLIT_ONE:
+        return qk_buf_printf(b, ", %s(%s)%s AS \"__a%zu\"", a->rule->map_fn, arg, f, i);
+    case SPLIT_AVG:
+        return qk_buf_printf(b, ", sum(%s)%s AS \"__a%zu_s\", count(%s)%s AS \"__a%zu_c\"", arg, f,
+                             i, arg, f, i);
+    case SPLIT_VAR:
+        return qk_buf_printf(b,
+                             ", count(%s)%s AS \"__a%zu_c\", avg((%s)::DOUBLE)%s AS \"__a%zu_m\", "
+                             "var_pop((%s)::DOUBLE)%s * count(%s)%s AS \"__a%zu_q\"",
+                             arg, f, i, arg, f, i, arg, f, arg, f, i);
     }
-    return rc;
+    return QK_EINTERNAL;
 }
 
 /* The reduce's combine expression for aggregate i. */
 static int reduce_combine(const agg *a, size_t i, qk_buf *b)
 {
-    if (a->distinct) {
-        static const char *const fn[] = {"count", "", "sum", "min", "max", "avg"};
-        return qk_buf_printf(b, "%s(DISTINCT \"__d\")", fn[a->kind]);
-    }
-    switch (a->kind) {
-    case A_COUNT_STAR:
-    case A_COUNT:
-        return qk_buf_printf(b, "coalesce(sum(\"__a%zu\"), 0)", i);
-    case A_SUM:
-        return qk_buf_printf(b, "sum(\"__a%zu\")", i);
-    case A_MIN:
-        return qk_buf_printf(b, "min(\"__a%zu\")", i);
-    case A_MAX:
-        return qk_buf_printf(b, "max(\"__a%zu\")", i);
-    case A_BOOL_AND:
-        return qk_buf_printf(b, "bool_and(\"__a%zu\")", i);
-    case A_BOOL_OR:
-        return qk_buf_printf(b, "bool_or(\"__a%zu\")", i);
-    case A_AVG:
+    char c[32], m[32], q[32];
+    int k = a->rule->samp;
+    if (a->distinct)
+        return qk_buf_printf(b, "%s(DISTINCT \"__d\")", jstr(a->node, "function_name"));
+    switch (a->rule->split) {
+    case SPLIT_ONE:
+        return qk_buf_printf(b, a->rule->zero ? "coalesce(%s(\"__a%zu\"), 0)" : "%s(\"__a%zu\")",
+                             a->rule->reduce_fn, i);
+    case SPLIT_AVG:
         return qk_buf_printf(b, "(sum(\"__a%zu_s\") / nullif(sum(\"__a%zu_c\"), 0))", i, i);
-    case A_VAR_SAMP:
-    case A_STDDEV_SAMP:
-    case A_VAR_POP:
-    case A_STDDEV_POP: {
-        /* n = sum(c); M2 = sum(q) + sum(c m^2) - sum(c m)^2 / n (Chan et al.'s merge of the
-         * shards' counts, means and M2) */
-        int k = a->kind == A_VAR_SAMP || a->kind == A_STDDEV_SAMP;
-        bool sd = a->kind == A_STDDEV_SAMP || a->kind == A_STDDEV_POP;
-        char c[32], m[32], q[32];
+    case SPLIT_VAR:
+        /* n = sum(c); M2 = sum(q) + sum(c m^2) - sum(c m)^2 / n */
         snprintf(c, sizeof c, "\"__a%zu_c\"", i);
         snprintf(m, sizeof m, "\"__a%zu_m\"", i);
         snprintf(q, sizeof q, "\"__a%zu_q\"", i);
@@ -422,8 +381,7 @@ static int reduce_combine(const agg *a, size_t i, qk_buf *b)
             b,
             "(CASE WHEN sum(%s) > %d THEN %s(greatest(0.0, (sum(%s) + sum(%s * %s "
             "* %s) - sum(%s * %s) * sum(%s * %s) / sum(%s)) / (sum(%s) - %d))) END)",
-            c, k, sd ? "sqrt" : "", q, c, m, m, c, m, c, m, c, c, k);
-    }
+            c, k, a->rule->sd ? "sqrt" : "", q, c, m, m, c, m, c, m, c, c, k);
     }
     return QK_EINTERNAL;
 }
@@ -697,11 +655,10 @@ static void make_shards(qk_dist_plan *p, const qk_obj_list *files, const qk_dist
     p->shards = calloc(files->n ? files->n : 1, sizeof *p->shards);
     if (!p->shards) abort();
     for (size_t i = 0; i < files->n; i++) {
-        qk_dist_shard *s;
-        if (p->nshards == 0 || p->shards[p->nshards - 1].bytes + files->v[i].size > target || 0) {
-            if (!(p->nshards && p->shards[p->nshards - 1].bytes == 0)) p->nshards++;
-        }
-        s = &p->shards[p->nshards - 1];
+        qk_dist_shard *s = p->nshards ? &p->shards[p->nshards - 1] : NULL;
+        /* a new shard when the last one has bytes and this file would take it past the target */
+        if (!s || (s->bytes > 0 && s->bytes + files->v[i].size > target))
+            s = &p->shards[p->nshards++];
         s->files = realloc(s->files, (s->nfiles + 1) * sizeof *s->files);
         if (!s->files) abort();
         s->files[s->nfiles++] = qk_xstrdup(files->v[i].key);
@@ -734,6 +691,18 @@ static char *replace_mark(const char *tmpl, const char *mark, const char *with)
     }
     qk_buf_adds(&b, tmpl);
     return qk_buf_detach(&b, NULL);
+}
+
+/* tmpl with the shard marker replaced by a list of the one file (the planner's checks). */
+static char *with_one_file(const char *tmpl, const char *file)
+{
+    qk_buf b;
+    char *out;
+    qk_buf_init(&b, SQL_MAX);
+    add_file_list(&b, (char *const *)&file, 1);
+    out = replace_mark(tmpl, SHARD_MARK, qk_buf_cstr(&b));
+    qk_buf_free(&b);
+    return out;
 }
 
 int qk_dist_map_sql(const qk_dist_plan *p, size_t shard, char **out, qk_err *err)
@@ -1199,37 +1168,24 @@ static int set_cols(qk_dist_plan *p, json_t *cols)
 static int check_reduce(pstate *ps, qk_dist_plan *p, const char *first_file, json_t *orig,
                         qk_err *err)
 {
-    char *map = NULL, *red = NULL, *probe = NULL, *resolved = NULL, id[37];
+    char *map = NULL, *red = NULL, *probe = NULL, id[37];
     const char *files[1];
-    qk_buf b;
-    qk_lake_ctx c;
-    qk_result *r = NULL;
-    qk_query_opts o = {.limit = -1};
     json_t *got = NULL;
     int rc;
-    qk_dist_shard one = {(char **)&first_file, 1, 0}, *saved = p->shards;
-    size_t saved_n = p->nshards;
     qk_uuid4(id);
     if (asprintf(&probe, "%s/plan-%s.parquet", qk_engine_temp_dir(ps->e), id) < 0) return QK_ENOMEM;
-    p->shards = &one;
-    p->nshards = 1;
-    rc = qk_dist_map_sql(p, 0, &map, err);
-    p->shards = saved;
-    p->nshards = saved_n;
-    qk_buf_init(&b, SQL_MAX);
-    qk_lake_ctx_init(&c, ps->e);
-    c.names = true;
-    if (!rc) rc = qk_lake_resolve(&c, map, &resolved, err);
-    if (!rc) {
-        qk_buf_adds(&b, "COPY (SELECT * FROM (");
-        qk_buf_adds(&b, resolved);
-        qk_buf_adds(&b, ") LIMIT 0) TO ");
-        qk_sql_add_literal(&b, probe);
-        qk_buf_adds(&b, " (FORMAT parquet)");
-        rc = qk_engine_query(ps->e, qk_buf_cstr(&b), &o, &r, err);
-        qk_result_destroy(r);
+    map = with_one_file(p->map_template, first_file);
+    {
+        /* no rows: only the partial's schema matters */
+        char *empty = NULL;
+        if (asprintf(&empty, "SELECT * FROM (%s) LIMIT 0", map) < 0) {
+            free(map);
+            free(probe);
+            return QK_ENOMEM;
+        }
+        rc = qk_dist_run_map_file(ps->e, empty, NULL, probe, NULL, err);
+        free(empty);
     }
-    qk_lake_ctx_free(&c);
     files[0] = probe;
     if (!rc) rc = qk_dist_reduce_sql(p, files, 1, &red, err);
     if (!rc) rc = describe(ps->e, red, &got, err);
@@ -1249,8 +1205,6 @@ static int check_reduce(pstate *ps, qk_dist_plan *p, const char *first_file, jso
     free(probe);
     free(map);
     free(red);
-    free(resolved);
-    qk_buf_free(&b);
     return rc;
 }
 
@@ -1367,22 +1321,14 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     make_shards(out, &files, o);
     /* the original's columns, bound on the first file */
     {
-        qk_dist_plan one = *out;
-        qk_dist_shard s1 = {(char **)&files.v[0].key, 1, 0};
         json_t *saved = json_incref(arg0), *mk = parse_expr(&ps, "'" SHARD_MARK "'", err);
-        char *tsql = NULL, *list = NULL;
-        qk_buf lb;
+        char *tsql = NULL;
         json_array_set_new(json_object_get(fn, "children"), 0, mk);
         rc = qk_lake_ast_render(ps.con, ps.ast, ps.mark, &tsql, err);
         json_array_set_new(json_object_get(fn, "children"), 0, saved);
         if (rc) goto out;
-        qk_buf_init(&lb, SQL_MAX);
-        add_file_list(&lb, s1.files, 1);
-        list = qk_buf_detach(&lb, NULL);
-        probe_sql = replace_mark(tsql, SHARD_MARK, list);
+        probe_sql = with_one_file(tsql, files.v[0].key);
         free(tsql);
-        free(list);
-        (void)one;
         if ((rc = describe(e, probe_sql, &orig, err))) {
             snprintf(ps.reason, sizeof ps.reason, "does not bind on one file: %.240s", err->msg);
             rc = 0;
@@ -1398,16 +1344,9 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     }
     /* the map's columns (types decide what travels as VARCHAR), then the reduce check */
     {
-        char *m0 = NULL;
-        qk_dist_shard s1 = {(char **)&files.v[0].key, 1, 0}, *saved = out->shards;
-        size_t saved_n = out->nshards;
+        char *m0 = with_one_file(out->map_template, files.v[0].key);
         out->split = true;
-        out->shards = &s1;
-        out->nshards = 1;
-        rc = qk_dist_map_sql(out, 0, &m0, err);
-        out->shards = saved;
-        out->nshards = saved_n;
-        if (!rc) rc = describe(e, m0, &mapcols, err);
+        rc = describe(e, m0, &mapcols, err);
         free(m0);
         if (rc) {
             snprintf(ps.reason, sizeof ps.reason, "the map query does not bind: %.240s", err->msg);

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MIN_TASK_MS 20 /* less time than this left: refuse rather than start */
@@ -133,8 +134,10 @@ static int map_to_file(map_job *j, qk_err *err)
     else if ((rc = qk_buf_adds(&inner, local)))
         rc = qk_errf(err, rc, "map SQL too long");
     if (rc) goto out;
-    qk_uuid4(uuid);
-    snprintf(j->path, sizeof j->path, "%s/map-%s.parquet", qk_engine_temp_dir(j->e), uuid);
+    if (!j->path[0]) { /* the caller's path, else a fresh temp file */
+        qk_uuid4(uuid);
+        snprintf(j->path, sizeof j->path, "%s/map-%s.parquet", qk_engine_temp_dir(j->e), uuid);
+    }
     qk_buf_printf(&copy, "COPY (\n%s\n) TO ", qk_buf_cstr(&inner));
     qk_sql_add_literal(&copy, j->path);
     if ((rc = qk_buf_adds(&copy, " (FORMAT parquet)"))) {
@@ -176,19 +179,25 @@ static int read_into(const char *path, qk_buf *out, qk_err *err)
     return rc;
 }
 
+static void job_init(map_job *j, qk_arena *a, qk_engine *e, const char *map_sql,
+                     const qk_query_opts *o)
+{
+    memset(j, 0, sizeof *j);
+    qk_arena_init(a, 0);
+    j->e = e, j->sql = map_sql, j->limit = -1, j->arena = a;
+    j->o = o ? *o : (qk_query_opts){-1, 0, NULL, NULL, false};
+    j->o.limit = -1;
+}
+
 int qk_dist_run_map(qk_engine *e, const char *map_sql, const qk_query_opts *o, qk_buf *parquet_out,
                     qk_dist_map_stats *st, qk_err *err)
 {
     qk_arena a;
     map_job j;
-    int rc;
-    memset(&j, 0, sizeof j);
-    qk_arena_init(&a, 0);
-    j.e = e, j.sql = map_sql, j.limit = -1, j.arena = &a;
-    j.o = o ? *o : (qk_query_opts){-1, 0, NULL, NULL, false};
-    j.o.limit = -1;
-    rc = map_to_file(&j, err);
     size_t before = parquet_out->len;
+    int rc;
+    job_init(&j, &a, e, map_sql, o);
+    rc = map_to_file(&j, err);
     if (!rc) rc = read_into(j.path, parquet_out, err);
     if (!rc && st) {
         st->rows = (uint64_t)j.rows;
@@ -196,6 +205,31 @@ int qk_dist_run_map(qk_engine *e, const char *map_sql, const qk_query_opts *o, q
         st->exec_ms = j.exec_ms;
     }
     remove_file(&j);
+    qk_arena_free(&a);
+    return rc;
+}
+
+int qk_dist_run_map_file(qk_engine *e, const char *map_sql, const qk_query_opts *o,
+                         const char *path, qk_dist_map_stats *st, qk_err *err)
+{
+    qk_arena a;
+    map_job j;
+    struct stat sb;
+    int rc;
+    job_init(&j, &a, e, map_sql, o);
+    if (strlen(path) >= sizeof j.path) {
+        qk_arena_free(&a);
+        return qk_errf(err, QK_EINVAL, "partial path too long: %.200s", path);
+    }
+    snprintf(j.path, sizeof j.path, "%s", path);
+    rc = map_to_file(&j, err);
+    if (rc)
+        remove_file(&j);
+    else if (st) {
+        st->rows = (uint64_t)j.rows;
+        st->bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+        st->exec_ms = j.exec_ms;
+    }
     qk_arena_free(&a);
     return rc;
 }

@@ -38,6 +38,10 @@ typedef struct qk_dist_map_stats {
 int qk_dist_run_map(qk_engine *e, const char *map_sql, const qk_query_opts *o, qk_buf *parquet_out,
                     qk_dist_map_stats *st, qk_err *err);
 
+/* The same, writing the Parquet partial to path (replaced; removed again on failure). */
+int qk_dist_run_map_file(qk_engine *e, const char *map_sql, const qk_query_opts *o,
+                         const char *path, qk_dist_map_stats *st, qk_err *err);
+
 typedef struct qk_dist_worker_opts {
     int64_t timeout_ms;         /* the host's own cap per task; 0 = none (the task's deadline
                                    still applies) */

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "dist/plan.h"
+#include "dist/worker.h"
 #include "engine/encode.h"
 #include "lake/resolve.h"
 #include "unit_engine.h"
@@ -111,7 +112,8 @@ static char *run_whole(const char *sql)
     return csv;
 }
 
-/* Run the plan as workers and a coordinator would (in this engine). */
+/* Run the plan as workers (qk_dist_run_map_file, the worker's own code) and a coordinator
+ * would, in this engine. */
 static char *run_split(const qk_dist_plan *p)
 {
     char **files = calloc(p->nshards, sizeof *files), *red = NULL, *csv;
@@ -119,21 +121,12 @@ static char *run_split(const qk_dist_plan *p)
     qk_query_opts o = {.limit = -1};
     qk_result *r = NULL;
     for (size_t i = 0; i < p->nshards; i++) {
-        char *map = NULL, *local = NULL, sql[1 << 16];
-        qk_lake_ctx c;
+        char *map = NULL;
         assert_int_equal(qk_dist_map_sql(p, i, &map, &err), 0);
-        qk_lake_ctx_init(&c, eng);
-        c.names = true;
-        assert_int_equal(qk_lake_resolve(&c, map, &local, &err), 0);
         assert_true(asprintf(&files[i], "%s/part-%zu.parquet", qk_engine_temp_dir(eng), i) > 0);
-        snprintf(sql, sizeof sql, "COPY (%s) TO '%s' (FORMAT parquet)", local, files[i]);
-        if (qk_engine_query(eng, sql, &o, &r, &err) != 0)
+        if (qk_dist_run_map_file(eng, map, &o, files[i], NULL, &err) != 0)
             fail_msg("map %zu: %s\n  %s", i, err.msg, map);
-        qk_result_destroy(r);
-        r = NULL;
-        qk_lake_ctx_free(&c);
         free(map);
-        free(local);
     }
     assert_int_equal(qk_dist_reduce_sql(p, (const char *const *)files, p->nshards, &red, &err), 0);
     if (qk_engine_query(eng, red, &o, &r, &err) != 0) fail_msg("reduce: %s\n  %s", err.msg, red);

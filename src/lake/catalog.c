@@ -150,12 +150,14 @@ void qk_lake_table_free(qk_lake_table *t)
     free(t->files);
     for (size_t i = 0; i < t->npart_cols; i++)
         free(t->part_cols[i]);
+    qk_obj_list_free(&t->objects);
     memset(t, 0, sizeof *t);
 }
 
 static void table_dup(qk_lake_table *dst, const qk_lake_table *src)
 {
     *dst = *src;
+    memset(&dst->objects, 0, sizeof dst->objects); /* listings are not copied */
     dst->name = qk_xstrdup(src->name);
     dst->path = qk_xstrdup(src->path);
     dst->pattern = src->pattern ? qk_xstrdup(src->pattern) : NULL;
@@ -422,6 +424,14 @@ void qk_lake_catalog_free(qk_lake_catalog *c)
 
 /* ---- lookup --------------------------------------------------------------------------------- */
 
+/* Add a listed object to the table's objects. */
+static int keep_object(qk_lake_table *t, const entry *e, qk_err *err)
+{
+    qk_obj_info o = {.key = e->key, .size = e->size, .mtime_ms = e->mtime_ms};
+    qk_strlcpy(o.etag, e->etag, sizeof o.etag);
+    return qk_obj_list_add(&t->objects, &o, err);
+}
+
 /* The table at exactly path P (a data file P.<ext> or a folder P/). */
 static int lookup_path(qk_store *lake, const char *p, qk_lake_table *out, qk_err *err)
 {
@@ -450,8 +460,12 @@ static int lookup_path(qk_store *lake, const char *p, qk_lake_table *out, qk_err
         if (folder_table) qk_lake_table_free(&ft);
     } else if (folder_table) {
         *out = ft;
+        for (size_t i = f0; !rc && i < f1; i++)
+            if (is_data_file(es.v[i].key + pl + 1)) rc = keep_object(out, &es.v[i], err);
+        if (rc) qk_lake_table_free(out);
     } else if (nfile) {
         file_table(&es.v[fi], out);
+        if ((rc = keep_object(out, &es.v[fi], err))) qk_lake_table_free(out);
     } else if (have_folder) {
         rc = qk_errf(err, QK_ENOTFOUND,
                      "%s is a folder but not a table (its data files are not "

@@ -63,6 +63,8 @@ typedef struct qk_lake_table {
     int64_t mtime_ms;    /* newest data file */
     char *part_cols[QK_TABLE_MAX_PARTS];
     size_t npart_cols;
+    qk_obj_list objects; /* the data files as listed (keys relative to the lake root): filled
+                            by an exact-path lookup, so readers need not list them again */
 } qk_lake_table;
 
 typedef struct qk_lake_catalog {

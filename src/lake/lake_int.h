@@ -33,10 +33,21 @@ size_t qk_lake_prune(duckdb_connection con, json_t *ast, const char *mark, const
                      const char *pattern, const char *probe_dir, char *const *keys, size_t n,
                      bool *keep);
 
+/* What binding table names already listed on a remote lake: the objects (keys are full
+ * "s3://bucket/key" URIs) and the globs they cover completely, so resolving the paths does not
+ * LIST or HEAD them again. Zero-initialize; free with qk_lake_known_free. */
+typedef struct qk_lake_known {
+    qk_obj_list objs;
+    char **globs;
+    size_t nglobs;
+} qk_lake_known;
+void qk_lake_known_free(qk_lake_known *k);
+
 /* Replace lake table names (BASE_TABLE references the lake's catalog knows) and SHOW TABLES in
- * ast with table function calls over lake (names.c). *replaced: references replaced. */
+ * ast with table function calls over lake (names.c). *replaced: references replaced. known
+ * (may be NULL) collects the bound tables' listings when the lake is on S3. */
 int qk_lake_bind_names(duckdb_connection con, json_t *ast, const char *mark, qk_store *lake,
-                       size_t *replaced, qk_err *err);
+                       size_t *replaced, qk_lake_known *known, qk_err *err);
 
 /* Is key usable as a relative path: not empty, no empty, "." or ".." segments? (resolve.c) */
 bool qk_lake_key_is_path(const char *key);

@@ -25,6 +25,7 @@ typedef struct names_state {
     qk_lake_catalog scan;
     json_t *ctes; /* array of CTE names in the query */
     size_t replaced;
+    qk_lake_known *known; /* may be NULL */
 } names_state;
 
 static const char *jstr(json_t *o, const char *k)
@@ -68,6 +69,50 @@ static int add_ident(qk_buf *b, const char *s)
     for (; *s && !rc; s++)
         rc = *s == '"' ? qk_buf_adds(b, "\"\"") : qk_buf_addc(b, *s);
     return rc ? rc : qk_buf_addc(b, '"');
+}
+
+void qk_lake_known_free(qk_lake_known *k)
+{
+    if (!k) return;
+    qk_obj_list_free(&k->objs);
+    for (size_t i = 0; i < k->nglobs; i++)
+        free(k->globs[i]);
+    free(k->globs);
+    memset(k, 0, sizeof *k);
+}
+
+/* On an S3 lake, keep what the lookup listed for the path resolution (qk_lake_known). */
+static int remember(names_state *ns, const qk_lake_table *t, qk_err *err)
+{
+    const char *root = qk_store_uri(ns->lake);
+    qk_buf u;
+    int rc = 0;
+    if (!ns->known || !qk_str_startswith(root, "s3://") || t->objects.n == 0) return 0;
+    qk_buf_init(&u, 3 * QK_STORE_KEY_MAX);
+    for (size_t i = 0; i < t->objects.n && !rc; i++) {
+        const qk_obj_entry *x = &t->objects.v[i];
+        qk_obj_info o = {.size = x->size, .mtime_ms = x->mtime_ms};
+        qk_strlcpy(o.etag, x->etag, sizeof o.etag);
+        qk_buf_truncate(&u, 0);
+        if (qk_buf_printf(&u, "%s/%s", root, x->key)) rc = QK_ETOOBIG;
+        o.key = qk_buf_cstr(&u);
+        if (!rc) rc = qk_obj_list_add(&ns->known->objs, &o, err);
+    }
+    if (!rc && !t->files) { /* a glob: every object it matches is in the listing */
+        char **g = realloc(ns->known->globs, (ns->known->nglobs + 1) * sizeof *g);
+        qk_buf_truncate(&u, 0);
+        if (!g) {
+            rc = QK_ENOMEM;
+        } else {
+            ns->known->globs = g;
+            if (qk_buf_printf(&u, "%s/%s", root, t->pattern))
+                rc = QK_ETOOBIG;
+            else
+                g[ns->known->nglobs++] = qk_xstrdup(qk_buf_cstr(&u));
+        }
+    }
+    qk_buf_free(&u);
+    return rc ? qk_errf(err, rc, "table %s: cannot keep its listing", t->name) : 0;
 }
 
 /* Parse "SELECT * FROM <from>" and put its FROM node in place of node's contents. */
@@ -114,7 +159,8 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
         *err = e;
         return rc;
     }
-    if (!json_is_null(json_object_get(node, "at_clause")) && json_object_get(node, "at_clause")) {
+    if (!json_is_null(json_object_get(node, "at_clause") ? json_object_get(node, "at_clause")
+                                                         : json_null())) {
         rc = qk_errtf(err, QK_EUNSUPPORTED, "NotImplementedException",
                       "AT (VERSION => ...) and AT (TIMESTAMP => ...) need a Delta table; %s is a "
                       "%s %s table",
@@ -129,6 +175,7 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
         rc = qk_lake_table_sql(&t, qk_store_uri(ns->lake), &sql, err);
     if (!rc && (qk_buf_adds(&sql, " AS ") || add_ident(&sql, *alias ? alias : tab)))
         rc = qk_errf(err, QK_ETOOBIG, "table %s: query text too long", t.name);
+    if (!rc) rc = remember(ns, &t, err);
     qk_lake_table_free(&t);
     if (rc) {
         qk_buf_free(&sql);
@@ -231,7 +278,7 @@ static int walk(names_state *ns, json_t *j, qk_err *err)
 }
 
 int qk_lake_bind_names(duckdb_connection con, json_t *ast, const char *mark, qk_store *lake,
-                       size_t *replaced, qk_err *err)
+                       size_t *replaced, qk_lake_known *known, qk_err *err)
 {
     names_state ns;
     int rc;
@@ -239,6 +286,7 @@ int qk_lake_bind_names(duckdb_connection con, json_t *ast, const char *mark, qk_
     ns.con = con;
     ns.mark = mark;
     ns.lake = lake;
+    ns.known = known;
     ns.ctes = json_array();
     if (!ns.ctes) return qk_errf(err, QK_ENOMEM, "out of memory");
     collect_ctes(ast, ns.ctes);

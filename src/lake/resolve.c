@@ -64,6 +64,7 @@ typedef struct resolve_state {
     fetch_job *jobs;
     size_t njobs, capjobs;
     duckdb_connection con; /* for the AST and the pruning probe */
+    qk_lake_known known;   /* what binding table names already listed */
     int64_t started_ms;    /* qk_now_ms() when resolving started (timeout) */
     json_t *ast;
     const char *mark;
@@ -451,11 +452,37 @@ static int glob_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err
     return add_job(g->rs, g->ref->store, obj->key, obj) ? qk_errf(err, QK_ENOMEM, "oom") : 0;
 }
 
-/* Turn one URI into fetch jobs: LIST for a glob, HEAD for a key. */
+/* Jobs for r from what binding table names listed (rs->known): true when it covered r. */
+static bool expand_known(resolve_state *rs, const uri_ref *r, bool glob)
+{
+    const qk_obj_list *k = &rs->known.objs;
+    size_t base = strlen(r->uri) - strlen(r->key); /* "s3://bucket/" */
+    bool covered = false;
+    if (glob) {
+        for (size_t i = 0; i < rs->known.nglobs && !covered; i++)
+            covered = !strcmp(rs->known.globs[i], r->uri);
+        if (!covered) return false;
+    }
+    for (size_t i = 0; i < k->n; i++) {
+        const qk_obj_entry *x = &k->v[i];
+        qk_obj_info info = {.size = x->size, .mtime_ms = x->mtime_ms};
+        if (strncmp(x->key, r->uri, base) != 0) continue;
+        if (glob ? !qk_lake_glob_match(r->key, x->key + base) : strcmp(x->key, r->uri) != 0)
+            continue;
+        qk_strlcpy(info.etag, x->etag, sizeof info.etag);
+        if (add_job(rs, r->store, x->key + base, &info)) return false;
+        covered = true;
+    }
+    return covered;
+}
+
+/* Turn one URI into fetch jobs: LIST for a glob, HEAD for a key (unless a table name's lookup
+ * listed them already). */
 static int expand_ref(resolve_state *rs, const uri_ref *r, qk_err *err)
 {
     qk_store *s = rs->stores[r->store].store;
     int rc;
+    if (expand_known(rs, r, qk_lake_has_glob(r->key))) return 0;
     if (qk_lake_has_glob(r->key)) {
         glob_ud g = {rs, r, 0};
         size_t lit = strcspn(r->key, "*?[");
@@ -663,6 +690,7 @@ static void state_free(resolve_state *rs)
     free(rs->refs);
     free(rs->stores);
     free(rs->jobs);
+    qk_lake_known_free(&rs->known);
     pthread_mutex_destroy(&rs->mu);
 }
 
@@ -721,7 +749,9 @@ static int bind_names(resolve_state *rs, qk_err *err)
 {
     qk_store *lake = NULL;
     int rc = qk_store_open(qk_engine_lake(rs->ctx->engine), &lake, err);
-    if (!rc) rc = qk_lake_bind_names(rs->con, rs->ast, rs->mark, lake, &rs->ctx->tables, err);
+    if (!rc)
+        rc =
+            qk_lake_bind_names(rs->con, rs->ast, rs->mark, lake, &rs->ctx->tables, &rs->known, err);
     qk_store_destroy(lake);
     return rc;
 }
@@ -877,6 +907,7 @@ int qk_lake_ast_parse(qk_engine *e, duckdb_connection con, const char *sql, cons
     rs.ast = *ast;
     rs.mark = mark;
     rc = bind_names(&rs, err);
+    qk_lake_known_free(&rs.known); /* the planner lists for itself */
     if (tables) *tables = c.tables;
     if (rc) {
         json_decref(*ast);

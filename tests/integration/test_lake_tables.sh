@@ -164,10 +164,37 @@ same "S3 lake: DESCRIBE" "DESCRIBE partitioned" "DESCRIBE SELECT * FROM $PART" "
 qk_eq "S3 lake: the seed's default query" "$(tail -1 "$QK_TMP/out" | tr -d '\r')" 20000
 fails "S3 lake: unknown table" "SELECT * FROM nosuch" "does not exist" "$S"
 
+# ---- requests at the wire (faultproxy without faults counts them): a named table is listed
+# once, by its lookup; the path resolution reuses that listing (no second LIST, no HEADs)
+FP="$QUACK_BUILD/faultproxy"
+"$FP" --listen 127.0.0.1:0 --upstream "${AWS_ENDPOINT_URL#http://}" --port-file "$QK_TMP/fpc.port" \
+  --stats-file "$QK_TMP/fpc.stats" 2>"$QK_TMP/fpc.log" &
+FPC_PID=$!
+QK_BG+=("$FPC_PID")
+for _ in $(seq 100); do [ -s "$QK_TMP/fpc.port" ] && break; sleep 0.1; done
+counts() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["list"], j["head"], j["get"])' "$QK_TMP/fpc.stats"; }
+# delta COUNTS_BEFORE: "LIST HEAD GET" made since
+delta() { local b=($1) a=($(counts)); echo "$((a[0] - b[0])) $((a[1] - b[1])) $((a[2] - b[2]))"; }
+PX=http://127.0.0.1:$(cat "$QK_TMP/fpc.port" 2>/dev/null)
+export XDG_CACHE_HOME=$QK_TMP/xdg-count
+wq() { AWS_ENDPOINT_URL=$PX "$Q" query --lake "$S" -F csv "$1" >"$QK_TMP/out" 2>"$QK_TMP/err"; }
+c0=$(counts)
+wq "SELECT count(*) FROM partitioned WHERE date BETWEEN '2019-04-03' AND '2019-04-06'"
+qk_eq "named hive table, cold: 1 LIST, 0 HEAD, 4 GET" "$(delta "$c0")" "1 0 4"
+c0=$(counts)
+wq "SELECT count(*) FROM partitioned WHERE date BETWEEN '2019-04-03' AND '2019-04-06'"
+qk_eq "the same, warm: 1 LIST, nothing else" "$(delta "$c0")" "1 0 0"
+c0=$(counts)
+wq "SELECT count(*) FROM dataset.taxi_2019_04"
+qk_eq "named file table, cold: 1 LIST, 0 HEAD, 1 GET" "$(delta "$c0")" "1 0 1"
+c0=$(counts)
+wq "SELECT count(*) FROM read_parquet('$S/dataset/taxi_2019_04.parquet')"
+qk_eq "the same file by path, warm: 1 HEAD (ETag check), no LIST, no GET" "$(delta "$c0")" "0 1 0"
+kill "$FPC_PID" 2>/dev/null; wait "$FPC_PID" 2>/dev/null
+
 # ---- --timeout holds while objects are being fetched: every response through the proxy is
 # held 1.5 s, the query has 1 s; it fails with the timeout (not a result, not a hang) and
 # leaves no partial file in the cache.
-FP="$QUACK_BUILD/faultproxy"
 "$FP" --listen 127.0.0.1:0 --upstream "${AWS_ENDPOINT_URL#http://}" --port-file "$QK_TMP/fp.port" \
   --delay-ms 1500 --delay-rate 1 2>"$QK_TMP/fp.log" &
 FP_PID=$!

@@ -29,7 +29,6 @@ static qk_engine *eng;
 
 static int setup(void **state)
 {
-    qk_err err = {0};
     char sql[4096];
     (void)state;
     if (!mkdtemp(dir)) return -1;
@@ -46,20 +45,16 @@ static int setup(void **state)
              "FROM range(12000) r(i) WHERE NOT (i %% 6 = 5 AND i > 10)) "
              "TO '%s/t' (FORMAT parquet, PARTITION_BY (p))",
              lake);
-    if (qk_engine_exec(eng, sql, &err) != 0) {
-        fprintf(stderr, "fixture: %s\n", err.msg);
-        return -1;
-    }
+    if (qk_test_exec(eng, sql) != 0) return -1;
     snprintf(sql, sizeof sql, "COPY (SELECT 42 AS i) TO '%s/one.parquet'", lake);
-    if (qk_engine_exec(eng, sql, &err) != 0) return -1;
+    if (qk_test_exec(eng, sql) != 0) return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    qk_engine_close(eng);
-    return qk_rmtree(dir, false, NULL) == 0 ? 0 : -1;
+    return qk_test_engine_done(eng, dir);
 }
 
 static char *csv_of(qk_result *r)

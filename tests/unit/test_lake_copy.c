@@ -258,14 +258,6 @@ static void test_split_hostile_input(void **state)
 
 /* ---- whole COPYs into local "buckets" ----------------------------------------------------- */
 
-static int open_local_bucket(void *ud, const char *bucket, qk_store **out, qk_err *err)
-{
-    char path[512];
-    (void)ud;
-    snprintf(path, sizeof path, "%s/lake/buckets/%s", dir, bucket);
-    return qk_store_open(path, out, err);
-}
-
 static int setup(void **state)
 {
     qk_err err = {0};
@@ -282,18 +274,14 @@ static int setup(void **state)
              "CREATE TABLE people AS SELECT * FROM (VALUES (1, 'ann', 'x'), (2, 'bob', 'y')) "
              "v(id, name, tag);",
              lake);
-    if (qk_engine_exec(eng, sql, &err) != 0) {
-        fprintf(stderr, "fixtures: %s\n", err.msg);
-        return -1;
-    }
+    if (qk_test_exec(eng, sql) != 0) return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    qk_engine_close(eng);
-    return qk_rmtree(dir, false, NULL) == 0 ? 0 : -1;
+    return qk_test_engine_done(eng, dir);
 }
 
 /* Run a COPY; return its Count (or -1 with the error in err). */
@@ -303,7 +291,7 @@ static int64_t copy(const char *sql, int *rc, qk_err *err)
     qk_result *r = NULL;
     int64_t v = -1;
     qk_err_clear(err);
-    *rc = qk_lake_copy_with(eng, sql, &o, open_local_bucket, NULL, &r, err);
+    *rc = qk_lake_copy_with(eng, sql, &o, qk_test_local_bucket, dir, &r, err);
     if (!*rc) {
         duckdb_data_chunk ch = qk_result_next_chunk(r);
         assert_non_null(ch);
@@ -544,7 +532,7 @@ static void test_copy_timeout_and_cancel_stop_it(void **state)
     int rc;
     (void)state;
     rc = qk_lake_copy_with(eng, "COPY (SELECT range AS i FROM range(1000)) TO 's3://b1/c.csv'", &o,
-                           open_local_bucket, NULL, &r, &err);
+                           qk_test_local_bucket, dir, &r, &err);
     assert_int_equal(rc, QK_ECANCELED);
     assert_null(r);
     assert_false(exists("b1/c.csv"));

@@ -39,18 +39,14 @@ static int setup(void **state)
              "COPY (SELECT range AS i, range %% 3 AS g FROM range(10)) TO "
              "'%s/dataset/small.parquet'",
              lake);
-    if (qk_engine_exec(eng, sql, &err) != 0) {
-        fprintf(stderr, "fixture: %s\n", err.msg);
-        return -1;
-    }
+    if (qk_test_exec(eng, sql) != 0) return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    qk_engine_close(eng);
-    return qk_rmtree(dir, false, NULL) == 0 ? 0 : -1;
+    return qk_test_engine_done(eng, dir);
 }
 
 /* ---- helpers ----------------------------------------------------------------------------- */

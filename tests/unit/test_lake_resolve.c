@@ -26,14 +26,6 @@ bool qk_lake_glob_match(const char *pattern, const char *key);
 static char dir[] = "/tmp/qk-test-resolve-XXXXXX";
 static qk_engine *eng;
 
-static int open_local_bucket(void *ud, const char *bucket, qk_store **out, qk_err *err)
-{
-    char path[512];
-    (void)ud;
-    snprintf(path, sizeof path, "%s/lake/buckets/%s", dir, bucket);
-    return qk_store_open(path, out, err);
-}
-
 static int setup(void **state)
 {
     qk_err err = {0};
@@ -70,24 +62,21 @@ static int setup(void **state)
              "COPY (SELECT DATE '2019-04-01' + (range %% 30)::INTEGER AS date, range AS v "
              "FROM range(300)) TO '%s/buckets/b3/days' (FORMAT parquet, PARTITION_BY (date));",
              lake);
-    if (qk_engine_exec(eng, sql, &err) != 0) {
-        fprintf(stderr, "fixtures: %s\n", err.msg);
-        return -1;
-    }
+    if (qk_test_exec(eng, sql) != 0) return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    qk_engine_close(eng);
-    return qk_rmtree(dir, false, NULL) == 0 ? 0 : -1;
+    return qk_test_engine_done(eng, dir);
 }
 
 static void ctx_init(qk_lake_ctx *c)
 {
     qk_lake_ctx_init(c, eng);
-    c->open_store = open_local_bucket;
+    c->open_store = qk_test_local_bucket;
+    c->open_store_ud = dir;
 }
 
 /* Resolve and run sql; return the BIGINT in row 0, column 0 (or -1 with *rc set). */

@@ -10,7 +10,7 @@
 # apt cannot reach a mirror to install RGW.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../s3/up.sh"
-qk_s3_test lakecli
+qk_s3_test lakecli quack
 
 # err CMD...: run, stdout in $QK_TMP/out, stderr in $QK_TMP/err, print the exit code
 err() { "$@" >"$QK_TMP/out" 2>"$QK_TMP/err"; echo $?; }

@@ -10,7 +10,7 @@
 # Prints "N passed, N failed". "SKIP: ..." (S3 part only) when apt cannot reach a mirror.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../s3/up.sh"
-qk_s3_test tables faultproxy
+qk_s3_test tables quack faultproxy
 export XDG_CACHE_HOME=$QK_TMP/xdg
 
 # ---- the lake

@@ -13,7 +13,7 @@
 # Prints "N passed, N failed"; "SKIP: ..." and exit 0 only when apt cannot reach a mirror.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../s3/up.sh"
-qk_s3_test laketables
+qk_s3_test laketables quack
 
 # Every quack run gets its own TMPDIR (engine temp dirs, schema mirrors) and cache: both must
 # be left without files.

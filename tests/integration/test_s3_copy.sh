@@ -12,7 +12,7 @@
 # Prints "N passed, N failed". "SKIP: ..." and exit 0 only when apt cannot reach a mirror.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../s3/up.sh"
-qk_s3_test s3copy s3check
+qk_s3_test s3copy quack s3check
 C="$QUACK_BUILD/s3check"
 
 

@@ -9,22 +9,10 @@
 # Prints "SKIP: ..." and exits 0 only when apt-get cannot reach a package mirror to install Ceph;
 # any other failure fails. Needs no quack binary and no lake.
 . "$(dirname "$0")/lib.sh"
-set -uo pipefail
-QUACK_SRC=${QUACK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-RGW="$QUACK_SRC/tests/s3/rgw.sh"
-. "$QUACK_SRC/tests/s3/up.sh"
+. "$(dirname "$0")/../s3/up.sh"
+qk_s3_test s3
 T_ALL=$(qk_ms)
-
-QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-s3-XXXXXX")
-QK_BODY=$QK_TMP/body
 QK_HEADERS=$QK_TMP/headers
-STATE=$QK_TMP/rgw
-cleanup() {
-  bash "$RGW" stop "$STATE" --purge >/dev/null 2>&1
-  rm -rf "$QK_TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # ---- install (only when missing) and start
 qk_rgw_up "$STATE"

@@ -9,7 +9,7 @@
 # Prints "N passed, N failed". "SKIP: ..." and exit 0 only when apt cannot reach a mirror.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../s3/up.sh"
-qk_s3_test s3sql s3check faultproxy
+qk_s3_test s3sql quack s3check faultproxy
 C="$QUACK_BUILD/s3check"
 FP="$QUACK_BUILD/faultproxy"
 

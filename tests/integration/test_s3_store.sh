@@ -9,35 +9,15 @@
 # (503 SlowDown, resets, truncated bodies); backup requests for slow GETs; presigned GET URLs. One bucket per case.
 # Prints "N passed, N failed". "SKIP: ..." and exit 0 only when apt cannot reach a mirror.
 . "$(dirname "$0")/lib.sh"
-set -uo pipefail
-QUACK_SRC=${QUACK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-QUACK_BUILD=${QUACK_BUILD:-$QUACK_SRC/build}
-RGW="$QUACK_SRC/tests/s3/rgw.sh"
-. "$QUACK_SRC/tests/s3/up.sh"
+. "$(dirname "$0")/../s3/up.sh"
+qk_s3_test s3store s3check faultproxy
 C="$QUACK_BUILD/s3check"
 FP="$QUACK_BUILD/faultproxy"
 T_ALL=$(qk_ms)
 
-QK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qk-s3store-XXXXXX")
-QK_BODY=$QK_TMP/body
-STATE=$QK_TMP/rgw
-FP_PID=""
-cleanup() {
-  [ -n "$FP_PID" ] && kill "$FP_PID" 2>/dev/null
-  bash "$RGW" stop "$STATE" --purge >/dev/null 2>&1
-  rm -rf "$QK_TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for b in "$C" "$FP"; do
-  [ -x "$b" ] || { echo "missing $b (build first)" >&2; exit 1; }
-done
-
 # ---- install (only when missing) and start
 qk_rgw_up "$STATE"
-unset AWS_PROFILE QUACK_S3_URL_STYLE
-export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+qk_s3_env
 
 # bucket NAME: a fresh bucket for one case; prints its store URI.
 N=0
@@ -183,6 +163,7 @@ UP=${S3_ENDPOINT#http://}
 "$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp.port" --stats-file "$QK_TMP/fp.stats" \
   --http503-rate 0.1 --reset-rate 0.1 --truncate-rate 0.1 --seed 11 2>"$QK_TMP/fp.log" &
 FP_PID=$!
+QK_BG+=("$FP_PID")
 for _ in $(seq 50); do [ -s "$QK_TMP/fp.port" ] && break; sleep 0.1; done
 FPURL=http://127.0.0.1:$(cat "$QK_TMP/fp.port")
 bad=0
@@ -199,6 +180,7 @@ echo "#   proxy: $(cat "$QK_TMP/fp.stats")"
 kill "$FP_PID"; wait "$FP_PID" 2>/dev/null; FP_PID=""
 "$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp2.port" --http503-rate 1 2>/dev/null &
 FP_PID=$!
+QK_BG+=("$FP_PID")
 for _ in $(seq 50); do [ -s "$QK_TMP/fp2.port" ] && break; sleep 0.1; done
 t1=$(qk_ms)
 qk_eq "always SlowDown: gives up after QUACK_S3_MAX_ATTEMPTS" \
@@ -220,6 +202,7 @@ slow_proxy() {
   "$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp3.port" --delay-ms 1500 \
     --delay-rate 1 --first-n 1 2>/dev/null &
   FP_PID=$!
+  QK_BG+=("$FP_PID")
   for _ in $(seq 50); do [ -s "$QK_TMP/fp3.port" ] && break; sleep 0.1; done
   SLOW=http://127.0.0.1:$(cat "$QK_TMP/fp3.port")
 }

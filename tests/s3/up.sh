@@ -37,8 +37,8 @@ qk_rgw_up() {
 # qk_s3_test TAG [TOOL...]: the common start of an S3 test (after lib.sh and this file are
 # sourced): strict mode; QUACK_SRC, QUACK_BUILD, QUACK_BIN and Q; a temp dir QK_TMP holding
 # QK_BODY and STATE (the RGW state dir); a trap that kills the background processes listed in
-# QK_BG, stops RGW and removes QK_TMP. Exits 1 when quack or a TOOL (a name in QUACK_BUILD,
-# e.g. s3check) is missing.
+# QK_BG, stops RGW and removes QK_TMP. Exits 1 when a TOOL is missing: "quack" ($QUACK_BIN) or
+# a name in QUACK_BUILD (e.g. s3check).
 qk_s3_test() {
   local tag=$1 b
   shift
@@ -53,7 +53,8 @@ qk_s3_test() {
   QK_BG=()
   trap qk_s3_cleanup EXIT
   trap 'exit 130' INT TERM
-  for b in "$QUACK_BIN" "${@/#/$QUACK_BUILD/}"; do
+  for b in "$@"; do
+    [ "$b" = quack ] && b=$QUACK_BIN || b=$QUACK_BUILD/$b
     [ -x "$b" ] || { echo "missing $b (build first)" >&2; exit 1; }
   done
 }

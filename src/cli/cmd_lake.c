@@ -95,13 +95,8 @@ typedef struct lake_args {
 
 /* ---- listings ---------------------------------------------------------------------------- */
 
-typedef qk_obj_entry entry;
-typedef qk_obj_list entries;
-#define entries_free qk_obj_list_free
-#define entries_add qk_obj_list_add
-
 /* Every object of s, in byte order. */
-static int list_keys(qk_store *s, entries *out, qk_err *err)
+static int list_keys(qk_store *s, qk_obj_list *out, qk_err *err)
 {
     return qk_store_list_collect(s, NULL, out, err);
 }
@@ -293,7 +288,7 @@ static int delete_keys(qk_store *s, const char **keys, size_t n, qk_err *err)
 
 typedef struct ls_state {
     const lake_args *a;
-    entries objs;
+    qk_obj_list objs;
 } ls_state;
 
 static void print_json_line(const qk_obj_info *o, const char *prefix)
@@ -326,7 +321,7 @@ static int ls_cb(void *ud, const qk_obj_info *obj, const char *cp, qk_err *err)
         printf("%30s %s\n", "PRE", cp);
         return 0;
     }
-    return entries_add(&st->objs, obj, err);
+    return qk_obj_list_add(&st->objs, obj, err);
 }
 
 /* `ls --objects [URI]`, `ls URI|PATH`: the objects under a prefix, one level or all. */
@@ -338,14 +333,14 @@ static int ls_objects(const lake_args *a, qk_err *err)
     int rc = qk_store_open(uri, &s, err);
     if (!rc) rc = qk_store_list_all(s, NULL, a->recursive ? NULL : "/", ls_cb, &st, err);
     for (size_t i = 0; !rc && i < st.objs.n; i++) {
-        const entry *e = &st.objs.v[i];
+        const qk_obj_entry *e = &st.objs.v[i];
         time_t t = (time_t)(e->mtime_ms / 1000);
         struct tm tm;
         char ts[32] = "";
         if (gmtime_r(&t, &tm)) strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
         printf("%s %10llu %s\n", ts, (unsigned long long)e->size, e->key);
     }
-    entries_free(&st.objs);
+    qk_obj_list_free(&st.objs);
     qk_store_destroy(s);
     return rc;
 }
@@ -740,7 +735,7 @@ static int add_local(stores *ss, const char *path, qk_store *dst, jobs *j, qk_er
 {
     struct stat st;
     qk_store *src;
-    entries e = {0};
+    qk_obj_list e = {0};
     char *parent = NULL;
     const char *name;
     int rc;
@@ -751,7 +746,7 @@ static int add_local(stores *ss, const char *path, qk_store *dst, jobs *j, qk_er
         if (!rc) rc = list_keys(src, &e, err);
         for (size_t i = 0; !rc && i < e.n; i++)
             rc = jobs_add(j, src, e.v[i].key, dst, e.v[i].key, e.v[i].size, err);
-        entries_free(&e);
+        qk_obj_list_free(&e);
         return rc;
     }
     if (!split_last(path, &parent, &name)) return qk_errf(err, QK_EINVAL, "bad path: %s", path);
@@ -821,7 +816,7 @@ static int run_get(const lake_args *a, qk_err *err)
 {
     stores ss = {0};
     jobs j = {0};
-    entries e = {0};
+    qk_obj_list e = {0};
     qk_store *src = NULL, *dst = NULL;
     uint64_t bytes = 0;
     char h[32];
@@ -840,7 +835,7 @@ static int run_get(const lake_args *a, qk_err *err)
     if (!rc)
         printf("got %zu object%s (%s) into %s\n", j.n, j.n == 1 ? "" : "s",
                qk_cli_human_bytes(bytes, h, sizeof h), a->pos[1]);
-    entries_free(&e);
+    qk_obj_list_free(&e);
     jobs_free(&j);
     stores_free(&ss);
     return rc;
@@ -851,7 +846,7 @@ static int run_get(const lake_args *a, qk_err *err)
 static int rm_prefix(const char *uri, qk_err *err)
 {
     qk_store *s = NULL;
-    entries e = {0};
+    qk_obj_list e = {0};
     const char **keys = NULL;
     int rc = qk_store_open(uri, &s, err);
     if (!rc) rc = list_keys(s, &e, err);
@@ -862,7 +857,7 @@ static int rm_prefix(const char *uri, qk_err *err)
     if (!rc) rc = delete_keys(s, keys, e.n, err);
     if (!rc) printf("deleted %zu object%s under %s\n", e.n, e.n == 1 ? "" : "s", qk_store_uri(s));
     free(keys);
-    entries_free(&e);
+    qk_obj_list_free(&e);
     qk_store_destroy(s);
     return rc;
 }
@@ -893,7 +888,7 @@ static int run_rm(const lake_args *a, qk_err *err)
 /* The comparison rule (docs/lake-cli.md): size always; a local source also when its mtime is
  * newer than the destination's, to the second (S3's Last-Modified has whole seconds); S3 to S3
  * also the ETag. S3 to local: size only (a local file's ETag and mtime say nothing about S3). */
-static bool differs(const entry *s, const entry *d, bool src_local, bool dst_local)
+static bool differs(const qk_obj_entry *s, const qk_obj_entry *d, bool src_local, bool dst_local)
 {
     if (s->size != d->size) return true;
     if (src_local) return s->mtime_ms / 1000 > d->mtime_ms / 1000;
@@ -907,8 +902,8 @@ typedef struct plan {
     size_t ndel, skipped;
 } plan;
 
-static int make_plan(qk_store *src, qk_store *dst, const entries *se, const entries *de, plan *p,
-                     qk_err *err)
+static int make_plan(qk_store *src, qk_store *dst, const qk_obj_list *se, const qk_obj_list *de,
+                     plan *p, qk_err *err)
 {
     size_t i = 0, k = 0;
     int rc = 0;
@@ -934,7 +929,7 @@ static int make_plan(qk_store *src, qk_store *dst, const entries *se, const entr
 static int run_sync(const lake_args *a, qk_err *err)
 {
     qk_store *src = NULL, *dst = NULL;
-    entries se = {0}, de = {0};
+    qk_obj_list se = {0}, de = {0};
     plan p = {0};
     uint64_t bytes = 0;
     int rc = qk_store_open(a->pos[0], &src, err);
@@ -961,8 +956,8 @@ static int run_sync(const lake_args *a, qk_err *err)
                p.ndel);
     jobs_free(&p.copy);
     free(p.del);
-    entries_free(&se);
-    entries_free(&de);
+    qk_obj_list_free(&se);
+    qk_obj_list_free(&de);
     qk_store_destroy(dst);
     qk_store_destroy(src);
     return rc;

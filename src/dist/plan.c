@@ -94,10 +94,9 @@ typedef struct pstate {
     char reason[300];
     agg aggs[MAX_AGGS];
     size_t naggs;
-    json_t *keys[MAX_KEYS]; /* group expressions (borrowed or owned in owned_keys) */
+    json_t *keys[MAX_KEYS]; /* group expressions (borrowed from the AST) */
     char *key_sql[MAX_KEYS];
     size_t nkeys;
-    json_t *owned; /* array keeping substituted nodes alive */
     char *distinct_arg;
 } pstate;
 
@@ -390,8 +389,8 @@ static int reduce_combine(const agg *a, size_t i, qk_buf *b)
  */
 
 /* A copy of e where aggregates become their combine expressions and group keys "__k<j>".
- * NULL (reason set) when a column reference is left outside them. select_aliases: names a
- * HAVING/ORDER BY column reference may use. */
+ * NULL (reason set) when a column reference is left outside them. aliases (may be NULL):
+ * output names a HAVING/ORDER BY column reference may use. */
 static json_t *reduce_expr(pstate *ps, json_t *e, json_t *aliases, qk_err *err)
 {
     const char *k;
@@ -521,7 +520,6 @@ static void pstate_free(pstate *ps)
     for (size_t i = 0; i < ps->nkeys; i++)
         free(ps->key_sql[i]);
     free(ps->distinct_arg);
-    json_decref(ps->owned);
     json_decref(ps->ast);
     json_decref(ps->tmpl);
     json_decref(ps->aggnames);
@@ -803,7 +801,7 @@ static int limit_sql(pstate *ps, const mods *m, char **lim, char **off, qk_err *
 /* The map and reduce templates. orig: the original query's columns ({name, type}). */
 static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *arg0, json_t *orig, qk_err *err)
 {
-    json_t *node = ps->node, *where = json_object_get(node, "where_clause"), *aliases;
+    json_t *node = ps->node, *where = json_object_get(node, "where_clause"), *aliases = NULL;
     json_t *sel = json_object_get(node, "select_list"), *having = json_object_get(node, "having");
     qk_buf map, red;
     mods m;
@@ -848,8 +846,7 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *arg0, json_t
     aggq = !strcmp(jstr(node, "aggregate_handling"), "FORCE_AGGREGATES") ||
            json_array_size(json_object_get(node, "group_expressions")) > 0 ||
            has_aggregate(ps, sel) || (having && !json_is_null(having));
-    aliases = json_array();
-    json_array_append_new(ps->owned, aliases);
+    aliases = json_array(); /* the output names HAVING and ORDER BY may refer to */
     json_array_foreach(orig, i, v)
     {
         json_array_append_new(aliases, json_string(jstr(v, "name")));
@@ -951,10 +948,8 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *arg0, json_t
         qk_buf_adds(&red, "SELECT ");
         json_array_foreach(sel, i, v)
         {
-            json_t *none = json_array(), *r = reduce_expr(ps, v, none, err),
-                   *oc = json_array_get(orig, i);
+            json_t *r = reduce_expr(ps, v, NULL, err), *oc = json_array_get(orig, i);
             char *s = NULL;
-            json_decref(none);
             if (!r) {
                 rc = 1;
                 goto out;
@@ -1087,6 +1082,7 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *arg0, json_t
     p->map_template = qk_buf_detach(&map, NULL);
     p->reduce_template = qk_buf_detach(&red, NULL);
 out:
+    json_decref(aliases);
     free(from_sql);
     free(where_sql);
     free(tmp);
@@ -1237,7 +1233,6 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     memset(&ps, 0, sizeof ps);
     out->sql = qk_xstrdup(sql);
     ps.e = e;
-    ps.owned = json_array();
     if (duckdb_connect(qk_engine_db(e), &ps.con) == DuckDBError) {
         rc = qk_errf(err, QK_EINTERNAL, "cannot open a DuckDB connection");
         goto out;

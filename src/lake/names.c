@@ -141,7 +141,7 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
     size_t np = 0;
     qk_lake_table t;
     qk_buf sql;
-    json_t *sample, *cols;
+    json_t *sample, *cols, *at;
     qk_err e;
     int rc;
     if (!*tab || strchr(tab, '/') || qk_str_startswith(tab, "s3://")) return 0;
@@ -159,8 +159,8 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
         *err = e;
         return rc;
     }
-    if (!json_is_null(json_object_get(node, "at_clause") ? json_object_get(node, "at_clause")
-                                                         : json_null())) {
+    at = json_object_get(node, "at_clause");
+    if (at && !json_is_null(at)) {
         rc = qk_errtf(err, QK_EUNSUPPORTED, "NotImplementedException",
                       "AT (VERSION => ...) and AT (TIMESTAMP => ...) need a Delta table; %s is a "
                       "%s %s table",

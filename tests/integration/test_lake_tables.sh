@@ -126,19 +126,16 @@ fails "hidden folders are not tables" "SELECT * FROM _quack.x" "does not exist"
 same "DuckDB's own catalog wins" "SELECT count(*) > 0 FROM duckdb_settings()" "SELECT true AS \"(count_star() > 0)\""
 
 # ---- the server resolves names too (same path as the CLI)
-PF=$QK_TMP/port
-"$Q" serve --host 127.0.0.1 --port 0 --port-file "$PF" --lake "$L" --threads 2 2>"$QK_TMP/srv.log" &
-SRV_PID=$!
-QK_BG+=("$SRV_PID")
-for _ in $(seq 200); do [ -s "$PF" ] && break; sleep 0.05; done
-URL=http://127.0.0.1:$(cat "$PF" 2>/dev/null)
+QK_LAKE=$L
+qk_start_server || qk_not_ok "quack serve starts"
+URL=$QK_URL
 code=$(curl -s -o "$QK_BODY" -w '%{http_code}' -X POST "$URL/invoke" \
   -d '{"q":"SELECT count(*) AS n FROM partitioned WHERE date = DATE '"'"'2019-04-02'"'"'"}')
 want=$("$Q" query --lake "$L" -F csv "SELECT count(*) FROM $PART WHERE date = DATE '2019-04-02'" | tail -1 | tr -d '\r')
 qk_eq "/invoke with a table name" "$code $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["records"][0]["n"])' "$QK_BODY" 2>/dev/null)" "200 $want"
 code=$(curl -s -o "$QK_BODY" -w '%{http_code}' -X POST "$URL/query" -d '{"sql":"SHOW TABLES","format":"csv"}')
 qk_eq "/query SHOW TABLES" "$code $(grep -c . "$QK_BODY")" "200 9"
-kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=""
+qk_stop_server >/dev/null
 
 # ---- the same lake on S3
 qk_rgw_up "$STATE"

@@ -166,13 +166,9 @@ fails "a failing source query uploads nothing" \
 qk_eq "a failing source query uploads nothing: no object" "$?" 4
 
 # ---- (g) the server's /query runs the same COPY
-PF=$QK_TMP/port
-"$QUACK_BIN" serve --lake "$L" --port 0 --port-file "$PF" >"$QK_TMP/serve.log" 2>&1 &
-SRV_PID=$!
-QK_BG+=("$SRV_PID")
-for _ in $(seq 100); do [ -s "$PF" ] && break; sleep 0.1; done
-if [ -s "$PF" ]; then
-  url="http://127.0.0.1:$(cat "$PF")"
+QK_LAKE=$L
+if qk_start_server; then
+  url=$QK_URL
   "$QUACK_BIN" query -e "$url" -F csv \
     "COPY ($Q ORDER BY ALL) TO 's3://$B/srv/y.csv' (FORMAT csv, HEADER)" >"$QK_TMP/srv.csv" 2>"$QK_TMP/err"
   qk_eq "serve: COPY to s3:// through /query" "$(tail -1 "$QK_TMP/srv.csv" | tr -d '\r')" "$N"
@@ -186,7 +182,7 @@ if [ -s "$PF" ]; then
     qk_not_ok "serve: a bad target is a clear error" "exit $rc: $(head -c 300 "$QK_TMP/err")"
   fi
 else
-  qk_not_ok "serve: COPY to s3:// through /query" "server did not start: $(head -c 300 "$QK_TMP/serve.log")"
+  qk_not_ok "serve: COPY to s3:// through /query" "server did not start: $(head -c 300 "$QK_LOG")"
 fi
 
 qk_done

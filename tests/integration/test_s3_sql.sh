@@ -115,18 +115,14 @@ n=$(find "$XDG_CACHE_HOME/quack/objects" -type f -name '*.parquet' 2>/dev/null |
 qk_check "objects are in the cache ($n)" test "$n" -ge 31
 
 # ---- the server's /query goes through the same resolver
-PF=$QK_TMP/port
-"$QUACK_BIN" serve --lake "$L" --port 0 --port-file "$PF" >"$QK_TMP/serve.log" 2>&1 &
-SRV_PID=$!
-QK_BG+=("$SRV_PID")
-for _ in $(seq 100); do [ -s "$PF" ] && break; sleep 0.1; done
-if [ -s "$PF" ]; then
-  url="http://127.0.0.1:$(cat "$PF")"
+QK_LAKE=$L
+if qk_start_server; then
+  url=$QK_URL
   "$QUACK_BIN" query -e "$url" -F csv "SELECT count(*) AS n FROM 's3://$B/dataset/taxi_2019_04.parquet'" \
     >"$QK_TMP/srv.csv" 2>"$QK_TMP/err"
   qk_eq "serve: s3:// path through /query" "$(tail -1 "$QK_TMP/srv.csv" | tr -d '\r')" "20000"
 else
-  qk_not_ok "serve: s3:// path through /query" "server did not start: $(head -c 300 "$QK_TMP/serve.log")"
+  qk_not_ok "serve: s3:// path through /query" "server did not start: $(head -c 300 "$QK_LOG")"
 fi
 
 qk_done

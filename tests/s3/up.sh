@@ -61,7 +61,7 @@ qk_s3_test() {
 
 qk_s3_cleanup() {
   local p
-  for p in "${QK_BG[@]}"; do
+  for p in "${QK_BG[@]}" "${QK_PIDS[@]}"; do # QK_PIDS: servers from lib.sh's qk_start_server
     kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
   done
   [ -d "$STATE" ] && bash "$RGW" stop "$STATE" --purge >/dev/null 2>&1

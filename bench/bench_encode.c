@@ -3,7 +3,8 @@
  * bench_encode.c: the result encoders' speed, isolated from the query (bench/run.sh,
  * measurement 4), and quack's in-process query latency (measurement 1, to split the HTTP
  * round trip from the engine). It opens a quack engine on a lake (sandbox on, as served) and,
- * per format and run, times qk_engine_query (the query, its result materialized) and then,
+ * per format and run, times qk_lake_query (what the server runs: lake table names and s3://
+ * paths are resolved; a query without them goes straight to qk_engine_query) and then,
  * separately, qk_encode_result of that whole result into one qk_buf.
  *
  *   bench_encode --lake DIR [--sql SQL | --sql-file FILE] [--rows N] [--limit N]
@@ -22,6 +23,7 @@
 
 #include "bench.h"
 #include "engine/encode.h"
+#include "lake/resolve.h"
 
 #define OUT_MAX ((size_t)16 << 30) /* cap on one encoded result: 16 GiB */
 
@@ -100,7 +102,7 @@ static int measure(qk_engine *e, const char *sql, const args *a, qk_format fmt, 
     qk_err err = {0};
     qk_buf out;
     double t0 = bench_now_ms(), t1;
-    int rc = qk_engine_query(e, sql, &qo, &r, &err);
+    int rc = qk_lake_query(e, sql, &qo, &r, &err);
     t1 = bench_now_ms();
     qk_buf_init(&out, OUT_MAX);
     qk_encode_opts_init(&eo);

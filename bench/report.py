@@ -20,7 +20,8 @@ SRC, BUILD, LAKE = ENV["BENCH_SRC"], ENV["BENCH_BUILD"], ENV["BENCH_LAKE"]
 QUERIES = ENV["BENCH_QUERIES"].split()
 THREADS = int(ENV["BENCH_THREADS"])
 SEED = {"q1_count": "Q1 count(*)", "q2_top_pickups": "Q2 top pickups, 2 days",
-        "q3_partitioned": "Q3 hive, 10 days", "select1": "SELECT 1 (reference)"}
+        "q3_partitioned": "Q3 hive, 10 days",
+        "q3_named": "Q3 by table name (FROM partitioned)", "select1": "SELECT 1 (reference)"}
 
 
 def load(name):

@@ -273,3 +273,9 @@ uint64_t qk_engine_count_query(qk_engine *e)
 {
     return atomic_fetch_add(&e->queries, 1);
 }
+
+void qk_engine_note_answered(qk_engine *e, int rc)
+{
+    /* an answered (failed) query still warms the process; an internal failure answered nothing */
+    if (rc == QK_ESQL || rc == QK_EDENIED || rc == QK_ETIMEOUT) qk_engine_count_query(e);
+}

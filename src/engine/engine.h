@@ -58,6 +58,10 @@ int qk_engine_set_error(qk_err *err, const char *msg, duckdb_error_type type);
 int qk_sql_add_literal(qk_buf *b, const char *s);
 /* Number of queries this process has answered (for `warm`). */
 uint64_t qk_engine_queries(const qk_engine *e);
+/* A query failed with rc: count it as answered when the failure was an answer (a SQL error,
+ * a permission error, a timeout), as qk_engine_query does for unprobed runs. Callers use it
+ * for a probe (qk_query_opts.probe) whose error they return as it is. */
+void qk_engine_note_answered(qk_engine *e, int rc);
 
 typedef struct qk_query_opts {
     int64_t limit;              /* rows returned at most; < 0 = unlimited */

@@ -365,8 +365,7 @@ int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_re
     *out = r;
     r = NULL;
 out:
-    if (rc && !o->probe && (rc == QK_ESQL || rc == QK_EDENIED || rc == QK_ETIMEOUT))
-        qk_engine_count_query(e); /* an answered (failed) query still warms the process */
+    if (rc && !o->probe) qk_engine_note_answered(e, rc);
     qk_result_destroy(r);
     if (have_res) duckdb_destroy_result(&res);
     if (orig) duckdb_destroy_prepare(&orig);

@@ -857,7 +857,7 @@ int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_resu
     qk_lake_ctx c;
     qk_err first;
     qk_query_opts probe;
-    char kw[16];
+    char kw[16], *local = NULL;
     int rc;
     *out = NULL;
     first_keyword(sql, kw, sizeof kw);
@@ -872,19 +872,29 @@ int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_resu
     probe.probe = true;
     rc = qk_engine_query(e, sql, &probe, out, &first);
     if (rc != QK_ESQL ||
-        !((!strcmp(first.type, "CatalogException") && strstr(first.msg, "does not exist")) ||
+        !(((!strcmp(first.type, "CatalogException") || !strcmp(first.type, "BinderException")) &&
+           strstr(first.msg, "does not exist")) || /* table, schema, or catalog (a.b.c) */
           (!strcmp(first.type, "BinderException") && strstr(first.msg, "time travel")))) {
-        if (rc) *err = first;
+        if (rc) {
+            qk_engine_note_answered(e, rc); /* the probe's answer is the answer */
+            *err = first;
+        }
         return rc;
     }
     /* DuckDB does not know a table: maybe the lake does. */
-    rc = resolve_and_run(e, sql, true, o, out, &c, err);
+    qk_lake_ctx_init(&c, e);
+    c.names = true;
+    c.opts = o;
+    rc = qk_lake_resolve(&c, sql, &local, err);
     if ((rc && !c.parsed) || (!rc && c.tables == 0)) {
-        /* Not a SELECT we can bind, or no lake table: DuckDB's own error stands (run once
-         * more, unprobed, so the answered failure counts like any other). */
-        if (*out) qk_result_destroy(*out), *out = NULL;
-        rc = qk_engine_query(e, sql, o, out, err);
+        /* not a SELECT we can bind, or no lake table: DuckDB's own error stands, answered */
+        rc = QK_ESQL;
+        qk_engine_note_answered(e, rc);
+        *err = first;
+    } else if (!rc) {
+        rc = qk_engine_query(e, local, o, out, err);
     }
+    free(local);
     qk_lake_ctx_free(&c);
     return rc;
 }

@@ -87,9 +87,10 @@ size_t qk_lake_prune_files(qk_engine *e, duckdb_connection con, json_t *ast, con
 /*
  * What the CLI and the server call for every statement; same contract as qk_engine_query.
  * SQL with "s3://" and SHOW / DESCRIBE / SUMMARIZE statements are resolved first (paths and
- * table names). Anything else runs as it is, and only when DuckDB answers "Table with name X
- * does not exist" are the lake's table names bound and the statement run again, so a query
- * without lake names costs nothing extra and DuckDB's own catalog always wins.
+ * table names). Anything else runs as it is, and only when DuckDB answers that a table,
+ * schema or catalog "does not exist" are the lake's table names bound and the statement run
+ * again, so a query without lake names costs nothing extra and DuckDB's own catalog always
+ * wins. Every statement counts once towards warm.
  */
 int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
                   qk_err *err);

@@ -355,9 +355,42 @@ static void test_glob_match_follows_duckdb_rules(void **state)
     assert_false(qk_lake_glob_match("a/?.csv", "a/bb.csv"));
 }
 
+/* warm is false only for the first statement a process answers, whichever way it went:
+ * a failing probe (the first attempt before lake names are bound) counts once. */
+static void test_warm_counts_each_answered_statement_once(void **state)
+{
+    const char *first[] = {"SELEC 1", "SELECT * FROM no_such_table_anywhere",
+                           "SELECT count(*) FROM buckets.b1.data"};
+    (void)state;
+    for (size_t i = 0; i < sizeof first / sizeof *first; i++) {
+        qk_engine *fresh = NULL;
+        qk_result *r = NULL;
+        qk_err err = {0};
+        qk_query_opts o = {.limit = 10};
+        char sql[256];
+        int rc;
+        assert_int_equal(qk_test_engine_open(dir, false, &fresh), 0);
+        snprintf(sql, sizeof sql, "%s", first[i]);
+        rc = qk_lake_query(fresh, sql, &o, &r, &err);
+        if (i < 2) {
+            assert_int_equal(rc, QK_ESQL);
+        } else {
+            if (rc != 0) fail_msg("%s: %s", sql, err.msg);
+            assert_false(qk_result_warm(r)); /* the named table's answer is the first */
+            qk_result_destroy(r);
+        }
+        assert_int_equal(qk_engine_queries(fresh), 1);
+        assert_int_equal(qk_lake_query(fresh, "SELECT 1", &o, &r, &err), 0);
+        assert_true(qk_result_warm(r));
+        qk_result_destroy(r);
+        qk_engine_close(fresh);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_warm_counts_each_answered_statement_once),
         cmocka_unit_test(test_sql_without_s3_is_returned_unchanged),
         cmocka_unit_test(test_s3_in_a_plain_string_is_left_alone),
         cmocka_unit_test(test_single_file_reads_the_object),

@@ -581,11 +581,15 @@ static void rewrite(const char *path, long keep, long flip_at)
     fclose(f);
 }
 
+/* Damage a Parquet reader must notice: the closing magic, the footer length (bytes 5-8 from
+ * the end; a flip of its second or third byte moves it by 23,040 or 5.9M bytes), truncations.
+ * (A flip somewhere inside the footer can land in a field nobody reads, such as created_by,
+ * and leave a readable file: in-transit damage of that kind is the SHA-256 check's job.) */
 static void test_partial_truncated_or_corrupted_is_rejected(void **state)
 {
     static const struct {
         long keep, flip_from_end;
-    } damage[] = {{-1, 1}, {-1, 6}, {-1, 30}, {100, -1}, {0, -1}, {4, -1}};
+    } damage[] = {{-1, 1}, {-1, 6}, {-1, 7}, {100, -1}, {0, -1}, {4, -1}};
     (void)state;
     for (size_t i = 0; i < sizeof damage / sizeof *damage; i++) {
         qk_err err = {0};

@@ -163,16 +163,11 @@ fails "S3 lake: unknown table" "SELECT * FROM nosuch" "does not exist" "$S"
 
 # ---- requests at the wire (faultproxy without faults counts them): a named table is listed
 # once, by its lookup; the path resolution reuses that listing (no second LIST, no HEADs)
-FP="$QUACK_BUILD/faultproxy"
-"$FP" --listen 127.0.0.1:0 --upstream "${AWS_ENDPOINT_URL#http://}" --port-file "$QK_TMP/fpc.port" \
-  --stats-file "$QK_TMP/fpc.stats" 2>"$QK_TMP/fpc.log" &
-FPC_PID=$!
-QK_BG+=("$FPC_PID")
-for _ in $(seq 100); do [ -s "$QK_TMP/fpc.port" ] && break; sleep 0.1; done
+qk_fp_start fpc || qk_not_ok "faultproxy starts" "$(head -c 300 "$QK_TMP/fpc.log")"
 counts() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["list"], j["head"], j["get"])' "$QK_TMP/fpc.stats"; }
 # delta COUNTS_BEFORE: "LIST HEAD GET" made since
 delta() { local b=($1) a=($(counts)); echo "$((a[0] - b[0])) $((a[1] - b[1])) $((a[2] - b[2]))"; }
-PX=http://127.0.0.1:$(cat "$QK_TMP/fpc.port" 2>/dev/null)
+PX=$QK_FP_URL
 export XDG_CACHE_HOME=$QK_TMP/xdg-count
 wq() { AWS_ENDPOINT_URL=$PX "$Q" query --lake "$S" -F csv "$1" >"$QK_TMP/out" 2>"$QK_TMP/err"; }
 c0=$(counts)
@@ -187,19 +182,15 @@ qk_eq "named file table, cold: 1 LIST, 0 HEAD, 1 GET" "$(delta "$c0")" "1 0 1"
 c0=$(counts)
 wq "SELECT count(*) FROM read_parquet('$S/dataset/taxi_2019_04.parquet')"
 qk_eq "the same file by path, warm: 1 HEAD (ETag check), no LIST, no GET" "$(delta "$c0")" "0 1 0"
-kill "$FPC_PID" 2>/dev/null; wait "$FPC_PID" 2>/dev/null
+qk_fp_stop
 
 # ---- --timeout holds while objects are being fetched: every response through the proxy is
 # held 1.5 s, the query has 1 s; it fails with the timeout (not a result, not a hang) and
 # leaves no partial file in the cache.
-"$FP" --listen 127.0.0.1:0 --upstream "${AWS_ENDPOINT_URL#http://}" --port-file "$QK_TMP/fp.port" \
-  --delay-ms 1500 --delay-rate 1 2>"$QK_TMP/fp.log" &
-FP_PID=$!
-QK_BG+=("$FP_PID")
-for _ in $(seq 100); do [ -s "$QK_TMP/fp.port" ] && break; sleep 0.1; done
+qk_fp_start slow --delay-ms 1500 --delay-rate 1 || qk_not_ok "faultproxy starts"
 export XDG_CACHE_HOME=$QK_TMP/xdg-slow
 t0=$(date +%s%N)
-AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$QK_TMP/fp.port") "$Q" query --lake "$S" --timeout 1 \
+AWS_ENDPOINT_URL=$QK_FP_URL "$Q" query --lake "$S" --timeout 1 \
   "SELECT count(*) FROM partitioned" >"$QK_TMP/out" 2>"$QK_TMP/err"
 rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -210,6 +201,6 @@ else
 fi
 partial=$(find "$XDG_CACHE_HOME" -type f \( -name '*.tmp*' -o -name '.*' \) 2>/dev/null | wc -l)
 qk_eq "no partial files in the cache after the timeout" "$partial" 0
-kill "$FP_PID" 2>/dev/null; wait "$FP_PID" 2>/dev/null
+qk_fp_stop
 fails "S3 lake: bad root" "SELECT 1" "want s3://bucket" "s3:///x"
 qk_done

@@ -11,7 +11,6 @@
 . "$(dirname "$0")/../s3/up.sh"
 qk_s3_test s3sql quack s3check faultproxy
 C="$QUACK_BUILD/s3check"
-FP="$QUACK_BUILD/faultproxy"
 
 
 qk_rgw_up "$STATE"
@@ -72,16 +71,11 @@ same "join of two s3 paths" \
 # dataset, through faultproxy (no faults) with a cold cache, must GET exactly 10 objects; the
 # same query again (warm cache) must GET none.
 PRUNE_SQL="SELECT date, count(*) AS n, round(sum(fare_amount), 2) AS fares FROM read_parquet('@ROOT@/partitioned/*/*.parquet', hive_partitioning=true) WHERE date >= '2019-04-01' AND date <= '2019-04-10' GROUP BY date ORDER BY date"
-UP=${AWS_ENDPOINT_URL#http://}
-"$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp.port" \
-  --stats-file "$QK_TMP/fp.stats" 2>"$QK_TMP/fp.log" &
-FP_PID=$!
-QK_BG+=("$FP_PID")
-for _ in $(seq 100); do [ -s "$QK_TMP/fp.port" ] && break; sleep 0.1; done
+qk_fp_start fp
 fp_count() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$QK_TMP/fp.stats"; }
-if [ -s "$QK_TMP/fp.port" ]; then
+if [ -n "${QK_FP_URL:-}" ]; then
   saved_ep=$AWS_ENDPOINT_URL saved_xdg=$XDG_CACHE_HOME
-  export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$QK_TMP/fp.port") XDG_CACHE_HOME=$QK_TMP/xdg-prune
+  export AWS_ENDPOINT_URL=$QK_FP_URL XDG_CACHE_HOME=$QK_TMP/xdg-prune
   same "pruned 10-day query through the proxy (cold cache)" "$PRUNE_SQL"
   g1=$(fp_count get) l1=$(fp_count list)
   qk_eq "cold cache: exactly 10 object GETs (LISTs: $l1)" "$g1" 10
@@ -92,7 +86,7 @@ if [ -s "$QK_TMP/fp.port" ]; then
 else
   qk_not_ok "faultproxy starts" "$(head -c 300 "$QK_TMP/fp.log")"
 fi
-kill "$FP_PID" 2>/dev/null; wait "$FP_PID" 2>/dev/null; FP_PID=""
+qk_fp_stop
 
 # ---- errors
 "$QUACK_BIN" query --lake "$L" -F csv "SELECT count(*) FROM read_parquet('s3://$B/dataset/missing.parquet')" \

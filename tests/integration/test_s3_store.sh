@@ -12,7 +12,6 @@
 . "$(dirname "$0")/../s3/up.sh"
 qk_s3_test s3store s3check faultproxy
 C="$QUACK_BUILD/s3check"
-FP="$QUACK_BUILD/faultproxy"
 T_ALL=$(qk_ms)
 
 # ---- install (only when missing) and start
@@ -159,13 +158,8 @@ qk_eq "tampered presigned URL is refused" "$(curl -s -o /dev/null -w '%{http_cod
 # ---- retries through a fault-injecting proxy
 t=$(qk_ms)
 S=$(bucket retry)
-UP=${S3_ENDPOINT#http://}
-"$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp.port" --stats-file "$QK_TMP/fp.stats" \
-  --http503-rate 0.1 --reset-rate 0.1 --truncate-rate 0.1 --seed 11 2>"$QK_TMP/fp.log" &
-FP_PID=$!
-QK_BG+=("$FP_PID")
-for _ in $(seq 50); do [ -s "$QK_TMP/fp.port" ] && break; sleep 0.1; done
-FPURL=http://127.0.0.1:$(cat "$QK_TMP/fp.port")
+qk_fp_start fp --http503-rate 0.1 --reset-rate 0.1 --truncate-rate 0.1 --seed 11
+FPURL=$QK_FP_URL
 bad=0
 for i in $(seq 30); do
   AWS_ENDPOINT_URL=$FPURL QUACK_S3_MAX_ATTEMPTS=12 "$C" putm "$S" "r/$i" "value $i" 2>>"$QK_TMP/retry.err" || bad=$((bad + 1))
@@ -177,17 +171,14 @@ qk_check "download through the faults" env AWS_ENDPOINT_URL="$FPURL" QUACK_S3_MA
 qk_check "  same bytes" cmp -s "$QK_TMP/big" "$QK_TMP/big.out2"
 qk_check "  faults were injected" python3 -c "import json,sys; s=json.load(open(sys.argv[1])); sys.exit(not (s['http503'] and s['resets'] and s['truncations']))" "$QK_TMP/fp.stats"
 echo "#   proxy: $(cat "$QK_TMP/fp.stats")"
-kill "$FP_PID"; wait "$FP_PID" 2>/dev/null; FP_PID=""
-"$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp2.port" --http503-rate 1 2>/dev/null &
-FP_PID=$!
-QK_BG+=("$FP_PID")
-for _ in $(seq 50); do [ -s "$QK_TMP/fp2.port" ] && break; sleep 0.1; done
+qk_fp_stop
+qk_fp_start fp2 --http503-rate 1
 t1=$(qk_ms)
 qk_eq "always SlowDown: gives up after QUACK_S3_MAX_ATTEMPTS" \
-  "$(AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$QK_TMP/fp2.port") QUACK_S3_MAX_ATTEMPTS=4 err "$C" cat "$S" r/1)" 1
+  "$(AWS_ENDPOINT_URL=$QK_FP_URL QUACK_S3_MAX_ATTEMPTS=4 err "$C" cat "$S" r/1)" 1
 qk_check "  SlowDown, after 4 attempts" grep -q "error: SlowDown: S3 SlowDown (HTTP 503) on GET .*(after 4 attempts)" "$QK_TMP/err"
 qk_check "  with backoff (0.05..2 s)" test $(( $(qk_ms) - t1 )) -ge 0 -a $(( $(qk_ms) - t1 )) -lt 2000
-kill "$FP_PID"; wait "$FP_PID" 2>/dev/null; FP_PID=""
+qk_fp_stop
 qk_eq "404 is not retried" "$(err "$C" cat "$S" nope)" 4
 qk_check "  (one attempt)" bash -c "! grep -q attempts '$QK_TMP/err'"
 qk_eq "connection refused: retried, then a clear error" \
@@ -198,15 +189,10 @@ echo "# retries: $(( $(qk_ms) - t )) ms"
 # ---- backup requests (Starling's straggler trick): the first GET is held for 1.5 s
 t=$(qk_ms)
 slow_proxy() {
-  rm -f "$QK_TMP/fp3.port"
-  "$FP" --listen 127.0.0.1:0 --upstream "$UP" --port-file "$QK_TMP/fp3.port" --delay-ms 1500 \
-    --delay-rate 1 --first-n 1 2>/dev/null &
-  FP_PID=$!
-  QK_BG+=("$FP_PID")
-  for _ in $(seq 50); do [ -s "$QK_TMP/fp3.port" ] && break; sleep 0.1; done
-  SLOW=http://127.0.0.1:$(cat "$QK_TMP/fp3.port")
+  qk_fp_start fp3 --delay-ms 1500 --delay-rate 1 --first-n 1
+  SLOW=$QK_FP_URL
 }
-stop_proxy() { kill "$FP_PID"; wait "$FP_PID" 2>/dev/null; FP_PID=""; }
+stop_proxy() { qk_fp_stop; }
 slow_proxy
 t1=$(qk_ms)
 qk_eq "slow GET: the backup request answers" "$(AWS_ENDPOINT_URL=$SLOW "$C" cat "$S" r/2 2>"$QK_TMP/err")" "value 2"

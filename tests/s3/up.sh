@@ -74,3 +74,23 @@ qk_s3_env() {
   export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
   export XDG_CACHE_HOME=$QK_TMP/xdg
 }
+
+# qk_fp_start NAME [faultproxy options...]: a tests/tools/faultproxy in front of RGW
+# ($AWS_ENDPOINT_URL as qk_rgw_up exported it), stats in $QK_TMP/NAME.stats, log in
+# $QK_TMP/NAME.log. Sets QK_FP_URL (http://127.0.0.1:PORT) and QK_FP_PID (also added to QK_BG,
+# so the trap stops it). Returns 1 when it does not start.
+qk_fp_start() {
+  local name=$1
+  shift
+  rm -f "$QK_TMP/$name.port"
+  "$QUACK_BUILD/faultproxy" --listen 127.0.0.1:0 --upstream "${S3_ENDPOINT#http://}" \
+    --port-file "$QK_TMP/$name.port" --stats-file "$QK_TMP/$name.stats" "$@" 2>"$QK_TMP/$name.log" &
+  QK_FP_PID=$!
+  QK_BG+=("$QK_FP_PID")
+  for _ in $(seq 100); do [ -s "$QK_TMP/$name.port" ] && break; sleep 0.1; done
+  [ -s "$QK_TMP/$name.port" ] || return 1
+  QK_FP_URL=http://127.0.0.1:$(cat "$QK_TMP/$name.port")
+}
+
+# qk_fp_stop: stop the last proxy qk_fp_start started.
+qk_fp_stop() { kill "$QK_FP_PID" 2>/dev/null; wait "$QK_FP_PID" 2>/dev/null; }

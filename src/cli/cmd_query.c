@@ -58,6 +58,8 @@ const char qk_help_query[] =
     "                         $QUACK_TOKEN)\n"
     "      --parallel N       map tasks in flight (default 2 per worker, 8 per function)\n"
     "      --shard-size SZ    target compressed bytes per shard (default 256MB)\n"
+    "      --small-table-size SZ  a join is split when its other inputs hold at most SZ,\n"
+    "                         read whole by every map (default 64MB; 0: never)\n"
     "      --spill-threshold SZ  partials larger than SZ travel through the lake's store\n"
     "                         (<lake>/_quack/partials/) instead of inline (default 4MB)\n"
     "      --explain-distributed  print the shards, map SQL and reduce SQL (or why the\n"
@@ -85,7 +87,7 @@ typedef struct query_args {
     bool distributed, explain;
     const char *workers, *lambda, *worker_token;
     int64_t parallel;
-    uint64_t shard_bytes, spill_threshold;
+    uint64_t shard_bytes, small_bytes, spill_threshold;
 } query_args;
 
 typedef struct query_out {
@@ -110,6 +112,7 @@ enum {
     OPT_WORKER_TOKEN,
     OPT_PARALLEL,
     OPT_SHARD_SIZE,
+    OPT_SMALL_SIZE,
     OPT_SPILL,
     OPT_EXPLAIN
 };
@@ -145,6 +148,10 @@ static int parse_flag_value(int opt, const char *v, query_args *a, qk_err *err)
     case OPT_SHARD_SIZE:
         if (qk_parse_size(v, &a->shard_bytes, "--shard-size", err)) return err->code;
         return a->shard_bytes ? 0 : qk_errf(err, QK_EINVAL, "--shard-size must be above 0");
+    case OPT_SMALL_SIZE: /* 0: never split a join (1 byte: no input is that small) */
+        if (qk_parse_size(v, &a->small_bytes, "--small-table-size", err)) return err->code;
+        a->small_bytes += !a->small_bytes;
+        return 0;
     case OPT_SPILL:
         if (qk_parse_size(v, &a->spill_threshold, "--spill-threshold", err)) return err->code;
         return a->spill_threshold ? 0
@@ -171,6 +178,7 @@ static const struct option longopts[] = {{"sql", required_argument, 0, 'q'},
                                          {"worker-token", required_argument, 0, OPT_WORKER_TOKEN},
                                          {"parallel", required_argument, 0, OPT_PARALLEL},
                                          {"shard-size", required_argument, 0, OPT_SHARD_SIZE},
+                                         {"small-table-size", required_argument, 0, OPT_SMALL_SIZE},
                                          {"spill-threshold", required_argument, 0, OPT_SPILL},
                                          {"explain-distributed", no_argument, 0, OPT_EXPLAIN},
                                          {0, 0, 0, 0}};
@@ -333,7 +341,7 @@ static int explain(const query_args *a, qk_err *err)
 {
     qk_engine *eng = NULL;
     qk_dist_plan plan;
-    qk_dist_plan_opts po = {a->shard_bytes, 0};
+    qk_dist_plan_opts po = {.shard_bytes = a->shard_bytes, .small_bytes = a->small_bytes};
     qk_buf b;
     int rc;
     memset(&plan, 0, sizeof plan);
@@ -369,7 +377,7 @@ static int run_distributed(const query_args *a, query_out *o, qk_err *err)
     qk_engine *eng = NULL;
     qk_result *res = NULL;
     qk_dist_coord_opts co;
-    qk_dist_plan_opts po = {a->shard_bytes, 0};
+    qk_dist_plan_opts po = {.shard_bytes = a->shard_bytes, .small_bytes = a->small_bytes};
     qk_dist_run_stats st;
     qk_encode_opts eo;
     qk_encode_stats es = {0};

@@ -65,6 +65,8 @@ const char qk_help_serve[] =
     "                          worker, 8 per function)\n"
     "  --shard-size SIZE       target compressed bytes per shard (QUACK_SHARD_SIZE, default\n"
     "                          256MB)\n"
+    "  --small-table-size SIZE a join is split when its other inputs hold at most SIZE, read\n"
+    "                          whole by every map (QUACK_SMALL_TABLE_SIZE, default 64MB, 0 never)\n"
     "  -h, --help              show this help\n"
     "\n"
     "Logs are JSON lines on stderr: one \"listening\" line with the URL, one \"request\" line per\n"
@@ -90,6 +92,7 @@ enum {
     O_WORKER_TOKEN,
     O_PARALLEL,
     O_SHARD_SIZE,
+    O_SMALL_SIZE,
     O_COUNT
 };
 
@@ -114,6 +117,7 @@ static const struct option long_opts[] = {
     {"worker-token", required_argument, NULL, O_WORKER_TOKEN},
     {"parallel", required_argument, NULL, O_PARALLEL},
     {"shard-size", required_argument, NULL, O_SHARD_SIZE},
+    {"small-table-size", required_argument, NULL, O_SMALL_SIZE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -124,7 +128,7 @@ static const char *const env_names[O_COUNT] = {
     "QUACK_THREADS",      "QUACK_MEMORY_LIMIT", "QUACK_MAX_CONCURRENCY", "QUACK_CONNECTION_LIMIT",
     "QUACK_TIMEOUT",      "QUACK_TOKEN",        "QUACK_MAX_BODY",        "QUACK_MAX_RESPONSE",
     "QUACK_MAX_LIMIT",    "QUACK_LOG_LEVEL",    "QUACK_WORKERS",         "QUACK_LAMBDA",
-    "QUACK_WORKER_TOKEN", "QUACK_PARALLEL",     "QUACK_SHARD_SIZE"};
+    "QUACK_WORKER_TOKEN", "QUACK_PARALLEL",     "QUACK_SHARD_SIZE",      "QUACK_SMALL_TABLE_SIZE"};
 
 typedef struct serve_opts {
     const char *val[O_COUNT];  /* flag value, else the environment's, else NULL */
@@ -203,6 +207,11 @@ static int numbers(serve_opts *o, qk_err *err)
         size_t sb = 0;
         rc = size_opt(o, O_SHARD_SIZE, 1, UINT64_MAX / 2, &sb, err);
         o->srv.dist_shard_bytes = sb;
+    }
+    if (!rc && o->val[O_SMALL_SIZE]) {
+        size_t sb = 0;
+        rc = size_opt(o, O_SMALL_SIZE, 0, UINT64_MAX / 2, &sb, err);
+        o->srv.dist_small_bytes = sb ? sb : 1; /* 0: never (no input is 1 byte) */
     }
     o->srv.dist_parallel = (int)parallel;
     o->srv.port = (int)port;

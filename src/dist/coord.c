@@ -781,7 +781,7 @@ int qk_dist_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *po,
                   const qk_dist_coord_opts *o, qk_result **out, qk_dist_run_stats *st, qk_err *err)
 {
     qk_dist_plan plan;
-    qk_dist_plan_opts dpo = {0, 0};
+    qk_dist_plan_opts dpo = {.shard_bytes = 0};
     int rc;
     memset(&plan, 0, sizeof plan);
     *out = NULL;

@@ -3,6 +3,7 @@
  * dist_int.h: shared between the dist module's own files (worker.c, coord.c, transport.c,
  * lambda_invoke.c, util.c); not for other modules.
  *
+ *   plan_join.c      which joins the planner may split (the sharded table's path through them)
  *   util.c           small DuckDB helpers (DESCRIBE a query, one integer cell) and the rules for
  *                    which column types survive a Parquet round trip
  *   transport.c      the call pool (libcurl multi) and the HTTP worker transport
@@ -15,10 +16,21 @@
 #define QK_DIST_INT_H
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "dist/plan.h"
 #include "dist/transport.h"
 #include "engine/engine.h"
+
+/* ---- plan_join.c ------------------------------------------------------------------------------ */
+
+/* The leaves of a FROM clause's join tree (its TABLE_FUNCTION nodes, borrowed), left to right,
+ * at most max. Returns NULL, or why the tree cannot be split (a leaf that is not a table
+ * function, too many leaves). */
+const char *qk_dist_join_leaves(json_t *from, json_t **leaves, size_t max, size_t *n);
+/* NULL when sharding leaf (one of from's leaves) and reading every other leaf whole in each map
+ * gives the join's exact result as a union over the shards; else why not. */
+const char *qk_dist_join_shardable(json_t *from, json_t *leaf);
 
 /* ---- util.c ---------------------------------------------------------------------------------- */
 

@@ -3,9 +3,11 @@
  * plan.c: the quack-reduce planner (plan.h; docs/internals/dist.md).
  *
  * 1. Parse with DuckDB (json_serialize_sql) and bind lake table names (nothing is fetched).
- * 2. Shape: one SELECT_NODE, no CTE, FROM exactly one table function call whose first argument
- *    is a path, a glob or a list of them (read_parquet, read_csv, read_json ...). Anything else
- *    runs unsplit, with the reason.
+ * 2. Shape: one SELECT_NODE, no CTE, FROM one table function call whose first argument is a
+ *    path, a glob or a list of them (read_parquet, read_csv, read_json ...), or a join of such
+ *    calls where the biggest is sharded and the others (at most small_bytes together) are
+ *    read whole by every map, when the joins distribute over the sharded input (plan_join.c).
+ *    Anything else runs unsplit, with the reason.
  * 3. Files: the argument's files (s3:// LIST/HEAD, local DuckDB glob()), grouped in order into
  *    shards of about shard_bytes.
  * 4. Rewrite, as SQL text built from DuckDB-rendered expressions:
@@ -20,6 +22,7 @@
  *    LIMIT 0 into a probe Parquet and DESCRIBE the reduce over it: the reduce must give the
  *    original's column names and types exactly, or the query runs unsplit.
  */
+#include "dist/dist_int.h"
 #include "dist/plan.h"
 #include "dist/worker.h"
 #include "lake/resolve.h"
@@ -35,6 +38,7 @@
 #define PARTIALS_MARK "__qk_partial_files__"
 #define MAX_AGGS 64
 #define MAX_KEYS 64
+#define MAX_JOIN_INPUTS 16
 #define SQL_MAX ((size_t)64 << 20)
 
 /* How one decomposable aggregate splits. SPLIT_ONE: one partial column "__a<i>" = map_fn(arg)
@@ -631,6 +635,108 @@ static int list_files(pstate *ps, json_t *arg, qk_obj_list *files, qk_err *err)
     return 1;
 }
 
+/* The bytes of the join inputs every map reads whole. */
+typedef struct small_side {
+    size_t tables;
+    uint64_t bytes;
+} small_side;
+
+static bool is_file_reader(const char *name)
+{
+    static const char *const ok[] = {"read_parquet",  "parquet_scan",    "read_csv",
+                                     "read_csv_auto", "read_json",       "read_json_auto",
+                                     "read_ndjson",   "read_ndjson_auto"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (!strcasecmp(name, ok[i])) return true;
+    return false;
+}
+
+/* Is the named parameter `name = ...` among a table function call's arguments? */
+static bool has_param(json_t *fn, const char *name)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(fn, "children"), i, c)
+    {
+        json_t *names = json_object_get(json_object_get(c, "left"), "column_names");
+        if (i && !strcmp(jstr(c, "class"), "COMPARISON") && json_array_size(names) == 1 &&
+            !strcasecmp(json_string_value(json_array_get(names, 0)), name))
+            return true;
+    }
+    return false;
+}
+
+/* One FROM leaf: a file reader over a path, a glob or a list of them; its files. */
+static int leaf_files(pstate *ps, json_t *leaf, qk_obj_list *files, qk_err *err)
+{
+    json_t *fn = json_object_get(leaf, "function");
+    json_t *arg0 = json_array_get(json_object_get(fn, "children"), 0);
+    if (strcmp(jstr(fn, "class"), "FUNCTION") != 0 ||
+        (json_object_get(leaf, "sample") && !json_is_null(json_object_get(leaf, "sample"))))
+        return unsplit(ps, "the FROM clause is not one table function or lake table"), 1;
+    if (!is_file_reader(jstr(fn, "function_name"))) {
+        snprintf(ps->reason, sizeof ps->reason, "the table function %s() is not a file reader",
+                 jstr(fn, "function_name"));
+        return 1;
+    }
+    if (!arg0) return unsplit(ps, "a table function without arguments"), 1;
+    return list_files(ps, arg0, files, err);
+}
+
+/*
+ * The dataset to shard: the FROM clause's one table function, or the biggest input of a join
+ * that plan_join.c says distributes over it, when the other inputs together are at most
+ * o->small_bytes. *leaf and *files are the sharded input and its files. 1: unsplit (reason
+ * set).
+ */
+static int pick_source(pstate *ps, const qk_dist_plan_opts *o, json_t *from, json_t **leaf,
+                       qk_obj_list *files, small_side *small, qk_err *err)
+{
+    json_t *leaves[MAX_JOIN_INPUTS];
+    qk_obj_list lists[MAX_JOIN_INPUTS];
+    uint64_t bytes[MAX_JOIN_INPUTS],
+        limit = o && o->small_bytes ? o->small_bytes : QK_DIST_DEFAULT_SMALL_BYTES;
+    size_t n = 0, big = 0;
+    const char *why = NULL;
+    int rc = 0;
+    memset(lists, 0, sizeof lists);
+    if (!strcmp(jstr(from, "type"), "TABLE_FUNCTION"))
+        leaves[n++] = from;
+    else if (!strcmp(jstr(from, "type"), "JOIN"))
+        why = qk_dist_join_leaves(from, leaves, MAX_JOIN_INPUTS, &n);
+    else
+        why = "the FROM clause is not a table function, a lake table or a join of them";
+    if (why) return unsplit(ps, why), 1;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = leaf_files(ps, leaves[i], &lists[i], err);
+        bytes[i] = 0;
+        for (size_t k = 0; !rc && k < lists[i].n; k++)
+            bytes[i] += lists[i].v[k].size;
+        if (!rc && bytes[i] > bytes[big]) big = i;
+    }
+    if (!rc && n > 1 && (why = qk_dist_join_shardable(from, leaves[big])) != NULL)
+        rc = 1, unsplit(ps, why);
+    if (!rc && has_param(json_object_get(leaves[big], "function"), "union_by_name"))
+        rc = 1, unsplit(ps, "union_by_name: the columns depend on the whole set of files");
+    for (size_t i = 0; i < n && !rc; i++)
+        if (i != big) small->tables++, small->bytes += bytes[i];
+    if (!rc && small->bytes > limit) {
+        snprintf(ps->reason, sizeof ps->reason,
+                 "the join's other inputs hold %.1f MiB, above the %.1f MiB every map may read "
+                 "whole (--small-table-size)",
+                 (double)small->bytes / 1048576.0, (double)limit / 1048576.0);
+        rc = 1;
+    }
+    if (!rc) {
+        *leaf = leaves[big];
+        *files = lists[big];
+        memset(&lists[big], 0, sizeof lists[big]);
+    }
+    for (size_t i = 0; i < n; i++)
+        qk_obj_list_free(&lists[i]);
+    return rc;
+}
+
 static void free_shards(qk_dist_plan *p)
 {
     for (size_t i = 0; i < p->nshards; i++) {
@@ -799,7 +905,8 @@ static int limit_sql(pstate *ps, const mods *m, char **lim, char **off, qk_err *
 }
 
 /* The map and reduce templates. orig: the original query's columns ({name, type}). */
-static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *arg0, json_t *orig, qk_err *err)
+static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *fn, json_t *arg0, json_t *orig,
+                 qk_err *err)
 {
     json_t *node = ps->node, *where = json_object_get(node, "where_clause"), *aliases = NULL;
     json_t *sel = json_object_get(node, "select_list"), *having = json_object_get(node, "having");
@@ -825,12 +932,11 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *arg0, json_t
             rc = QK_ENOMEM;
             goto out;
         }
-        json_array_set_new(json_object_get(json_object_get(from, "function"), "children"), 0, mk);
+        json_array_set_new(json_object_get(fn, "children"), 0, mk);
         tn = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
         json_object_set_new(tn, "from_table", json_deep_copy(from));
         rc = qk_lake_ast_render(ps->con, t, ps->mark, &tmp, err);
-        json_array_set_new(json_object_get(json_object_get(from, "function"), "children"), 0,
-                           saved);
+        json_array_set_new(json_object_get(fn, "children"), 0, saved);
         json_decref(t);
         if (rc) goto out;
         if (strncmp(tmp, "SELECT 1 FROM ", 14) != 0) {
@@ -1224,8 +1330,9 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
                        qk_err *err)
 {
     pstate ps;
-    json_t *stmts, *from, *fn, *arg0, *orig = NULL, *mapcols = NULL;
+    json_t *stmts, *from, *leaf = NULL, *fn, *arg0, *orig = NULL, *mapcols = NULL;
     qk_obj_list files = {0};
+    small_side small = {0, 0};
     double t0 = qk_now_msf();
     char *probe_sql = NULL;
     int rc;
@@ -1268,39 +1375,14 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
         goto done;
     }
     from = json_object_get(ps.node, "from_table");
-    fn = json_object_get(from, "function");
-    if (strcmp(jstr(from, "type"), "TABLE_FUNCTION") != 0 ||
-        strcmp(jstr(fn, "class"), "FUNCTION") != 0 ||
-        (json_object_get(from, "sample") && !json_is_null(json_object_get(from, "sample")))) {
-        unsplit(&ps, !strcmp(jstr(from, "type"), "JOIN")
-                         ? "joins are not split yet"
-                         : "the FROM clause is not one table function or lake table");
-        goto done;
-    }
-    {
-        static const char *const ok[] = {"read_parquet",  "parquet_scan",    "read_csv",
-                                         "read_csv_auto", "read_json",       "read_json_auto",
-                                         "read_ndjson",   "read_ndjson_auto"};
-        bool found = false;
-        for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-            if (!strcasecmp(jstr(fn, "function_name"), ok[i])) found = true;
-        if (!found) {
-            snprintf(ps.reason, sizeof ps.reason, "the table function %s() is not a file reader",
-                     jstr(fn, "function_name"));
-            goto done;
-        }
-    }
-    arg0 = json_array_get(json_object_get(fn, "children"), 0);
-    if (!arg0) {
-        unsplit(&ps, "a table function without arguments");
-        goto done;
-    }
-    rc = list_files(&ps, arg0, &files, err);
+    rc = pick_source(&ps, o, from, &leaf, &files, &small, err);
     if (rc == 1) {
         rc = 0;
         goto done;
     }
     if (rc) goto out;
+    fn = json_object_get(leaf, "function");
+    arg0 = json_array_get(json_object_get(fn, "children"), 0);
     if (render_expr(&ps, arg0, &out->source, err)) out->source = qk_xstrdup("?");
     /* hive partitions the WHERE rules out are not shards (prune.c; pins hive_types) */
     {
@@ -1310,6 +1392,12 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
             out->pruned = qk_lake_prune_files(e, ps.con, ps.ast, ps.mark, glob, &files);
         if (files.n == 0) {
             unsplit(&ps, "every partition is pruned by the WHERE clause");
+            goto done;
+        }
+        /* a shard types its partition columns as the whole set does */
+        if (qk_lake_pin_hive(e, ps.con, fn, ps.mark, &files) != 0) {
+            unsplit(&ps, "the files' hive partition folders differ, so shards could type "
+                         "partition columns differently");
             goto done;
         }
     }
@@ -1330,7 +1418,7 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
             goto done;
         }
     }
-    if ((rc = build(&ps, out, from, arg0, orig, err))) {
+    if ((rc = build(&ps, out, from, fn, arg0, orig, err))) {
         if (rc == 1)
             rc = 0;
         else
@@ -1360,6 +1448,12 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     snprintf(ps.reason, sizeof ps.reason, "%zu shard%s over %zu file%s (%.1f MiB; %zu pruned)",
              out->nshards, out->nshards == 1 ? "" : "s", files.n, files.n == 1 ? "" : "s",
              (double)out->total_bytes / 1048576.0, out->pruned);
+    if (small.tables) {
+        size_t l = strlen(ps.reason);
+        snprintf(ps.reason + l, sizeof ps.reason - l,
+                 "; joined with %zu table%s read whole by every map (%.1f MiB)", small.tables,
+                 small.tables == 1 ? "" : "s", (double)small.bytes / 1048576.0);
+    }
 done:
     if (!out->split) {
         free(out->map_template);

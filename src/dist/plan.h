@@ -25,6 +25,9 @@
 #include "engine/engine.h"
 
 #define QK_DIST_DEFAULT_SHARD_BYTES ((uint64_t)256 << 20)
+/* A join is split only when its inputs other than the sharded one hold at most this many bytes
+ * (every map reads them whole). */
+#define QK_DIST_DEFAULT_SMALL_BYTES ((uint64_t)64 << 20)
 
 typedef struct qk_dist_shard {
     char **files; /* s3:// URIs or absolute local paths */
@@ -41,6 +44,7 @@ typedef struct qk_dist_col {
 typedef struct qk_dist_plan_opts {
     uint64_t shard_bytes; /* target compressed bytes per shard; 0 = QK_DIST_DEFAULT_SHARD_BYTES */
     size_t max_shards;    /* 0 = no limit (then files per shard grow) */
+    uint64_t small_bytes; /* joins: most bytes every map reads whole; 0 = the default */
 } qk_dist_plan_opts;
 
 typedef struct qk_dist_plan {

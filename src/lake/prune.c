@@ -304,16 +304,23 @@ static void types_row(void *ud, const char *const *vals, size_t ncol)
     if (!p->ntypes) p->ntypes = ncol;
 }
 
-/* "read_csv('<probe>/<pattern>', hive_partitioning=true, ...)" */
-static int probe_call(qk_buf *b, const char *probe, const char *pattern)
+/* "read_csv('<probe>/<pattern>', hive_partitioning=true, ...)"; with pattern NULL the list of
+ * every placeholder of p instead. */
+static int probe_call(qk_buf *b, const char *probe, const char *pattern, const probe_ud *p)
 {
-    int rc = qk_buf_adds(b, "read_csv('");
-    if (!rc) rc = add_quoted(b, probe, '\'');
-    if (!rc) rc = qk_buf_adds(b, "/");
-    if (!rc) rc = add_quoted(b, pattern, '\'');
+    int rc = qk_buf_adds(b, pattern ? "read_csv(" : "read_csv([");
+    for (size_t i = 0; !rc && i < (pattern ? 1 : p->n); i++) {
+        rc = qk_buf_adds(b, i ? ", '" : "'");
+        if (!rc) rc = add_quoted(b, probe, '\'');
+        if (!rc) rc = qk_buf_adds(b, "/");
+        if (!rc) rc = add_quoted(b, pattern ? pattern : p->keys[i], '\'');
+        if (!rc) rc = qk_buf_adds(b, "'");
+    }
     if (!rc)
-        rc = qk_buf_adds(b, "', hive_partitioning=true, header=false, "
-                            "columns={'_qk_probe': 'VARCHAR'}, filename=true)");
+        rc = qk_buf_adds(b, pattern ? ", hive_partitioning=true, header=false, "
+                                      "columns={'_qk_probe': 'VARCHAR'}, filename=true)"
+                                    : "], hive_partitioning=true, header=false, "
+                                      "columns={'_qk_probe': 'VARCHAR'}, filename=true)");
     return rc;
 }
 
@@ -327,7 +334,7 @@ static int probe_sql(duckdb_connection con, const char *mark, const char *probe,
     int rc;
     qk_buf_init(&b, 1u << 20);
     rc = qk_buf_adds(&b, "SELECT filename FROM ");
-    if (!rc) rc = probe_call(&b, probe, pattern);
+    if (!rc) rc = probe_call(&b, probe, pattern, NULL);
     if (!rc) rc = qk_buf_adds(&b, " WHERE true");
     if (!rc) rc = qk_lake_parse(con, qk_buf_cstr(&b), mark, &t, &e);
     if (!rc) {
@@ -354,7 +361,7 @@ static int probe_types(duckdb_connection con, const char *probe, const char *pat
         if (!rc) rc = qk_buf_adds(&b, "\")");
     }
     if (!rc) rc = qk_buf_adds(&b, " FROM ");
-    if (!rc) rc = probe_call(&b, probe, pattern);
+    if (!rc) rc = probe_call(&b, probe, pattern, p);
     if (!rc) rc = qk_buf_adds(&b, " LIMIT 1");
     if (!rc) rc = for_rows(con, qk_buf_cstr(&b), types_row, p);
     qk_buf_free(&b);
@@ -427,4 +434,72 @@ out:
     json_decref(filter);
     free(sql);
     return kept;
+}
+
+/* Do fn's named parameters leave DuckDB to infer hive partition types? (No hive_types or
+ * hive_types_autocast, and hive_partitioning not set to something other than true.) */
+static bool infers_hive_types(json_t *fn)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(fn, "children"), i, c)
+    {
+        const char *p = i ? param_name(c) : "";
+        if (!p) continue;
+        if (!strcasecmp(p, "hive_partitioning") && !const_true(json_object_get(c, "right")))
+            return false;
+        if (!strcasecmp(p, "hive_types") || !strcasecmp(p, "hive_types_autocast")) return false;
+    }
+    return true;
+}
+
+/* Do all keys have the partition columns of pc, in the same order? */
+static bool same_parts(char *const *keys, size_t n, const part_cols *pc)
+{
+    for (size_t i = 1; i < n; i++) {
+        part_cols o = {{0}, 0};
+        bool same = parse_parts(keys[i], &o) && o.n == pc->n;
+        for (size_t k = 0; k < o.n; k++) {
+            if (same && strcmp(o.name[k], pc->name[k]) != 0) same = false;
+            free(o.name[k]);
+        }
+        if (!same) return false;
+    }
+    return true;
+}
+
+int qk_lake_pin_hive(qk_engine *e, duckdb_connection con, json_t *fn, const char *mark,
+                     const qk_obj_list *files)
+{
+    part_cols pc = {{0}, 0};
+    probe_ud p = {NULL, NULL, files->n, NULL, {0}, 0};
+    char **keys = NULL, *probe = NULL, id[37];
+    int rc = 0;
+    if (!files->n || !infers_hive_types(fn)) return 0;
+    keys = calloc(files->n, sizeof *keys);
+    qk_uuid4(id);
+    if (!keys || asprintf(&probe, "%s/pin-%s", qk_engine_temp_dir(e), id) < 0) {
+        free(keys);
+        return -1;
+    }
+    for (size_t i = 0; i < files->n; i++) {
+        const char *k = files->v[i].key;
+        keys[i] = (char *)(qk_str_startswith(k, "s3://") ? k + 5 : k[0] == '/' ? k + 1 : k);
+    }
+    p.probe = probe;
+    p.keys = keys;
+    if (parse_parts(keys[0], &pc)) {
+        rc = !same_parts(keys, files->n, &pc) || write_placeholders(probe, keys, files->n) ||
+                     probe_types(con, probe, NULL, &pc, &p) || pin_types(con, mark, fn, &pc, &p)
+                 ? -1
+                 : 0;
+        qk_rmtree(probe, false, NULL);
+    }
+    for (size_t i = 0; i < pc.n; i++)
+        free(pc.name[i]);
+    for (size_t i = 0; i < p.ntypes; i++)
+        free(p.types[i]);
+    free(keys);
+    free(probe);
+    return rc;
 }

@@ -83,6 +83,15 @@ int qk_lake_list_uri(const char *uri, qk_obj_list *out, qk_err *err);
  * removed; any doubt keeps everything. */
 size_t qk_lake_prune_files(qk_engine *e, duckdb_connection con, json_t *ast, const char *mark,
                            const char *uri, qk_obj_list *files);
+/* Pin the hive partition types of the file reader call fn (a TABLE_FUNCTION's "function" in an
+ * AST parsed with mark) to those DuckDB infers over all of files, the objects or paths it
+ * reads: a query over some of them (a quack-reduce shard) then types its partition columns as
+ * the whole query does. Nothing to do (0) when the paths have no key=value folders or fn sets
+ * hive_partitioning other than true, hive_types or hive_types_autocast. -1: the types could
+ * not be pinned (e.g. the files' partition folders differ), so a subset may type them
+ * differently. */
+int qk_lake_pin_hive(qk_engine *e, duckdb_connection con, json_t *fn, const char *mark,
+                     const qk_obj_list *files);
 
 /*
  * What the CLI and the server call for every statement; same contract as qk_engine_query.

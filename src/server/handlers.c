@@ -159,7 +159,8 @@ static int run_distributed(qk_server *s, qk_req_ctx *c, const char *sql, int64_t
                            qk_result **out, qk_dist_run_stats *st, qk_err *err)
 {
     qk_dist_coord_opts o;
-    qk_dist_plan_opts po = {s->cfg.dist_shard_bytes, 0};
+    qk_dist_plan_opts po = {.shard_bytes = s->cfg.dist_shard_bytes,
+                            .small_bytes = s->cfg.dist_small_bytes};
     int rc;
     if (!s->cfg.nworkers)
         return qk_errtf(err, QK_EINVAL, "BadRequest",

@@ -43,6 +43,7 @@ typedef struct qk_server_config {
     size_t nworkers;
     int dist_parallel;         /* map tasks in flight per query; 0 = coord.h's default */
     uint64_t dist_shard_bytes; /* planner's shard size; 0 = its default */
+    uint64_t dist_small_bytes; /* planner's limit for join inputs read whole; 0 = its default */
 } qk_server_config;
 
 typedef struct qk_server qk_server;

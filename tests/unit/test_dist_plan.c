@@ -48,6 +48,26 @@ static int setup(void **state)
     if (qk_test_exec(eng, sql) != 0) return -1;
     snprintf(sql, sizeof sql, "COPY (SELECT 42 AS i) TO '%s/one.parquet'", lake);
     if (qk_test_exec(eng, sql) != 0) return -1;
+    /* dim: a small table for joins (k 0..5 and one key no row of t has; no row for k = 6), in
+     * Parquet and CSV */
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT k, 'name ' || k AS name, k * 10 AS w FROM range(6) r(k) UNION ALL "
+             "SELECT 99, 'none', 990) TO '%s/dim.parquet'",
+             lake);
+    if (qk_test_exec(eng, sql) != 0) return -1;
+    snprintf(sql, sizeof sql, "COPY (SELECT * FROM '%s/dim.parquet') TO '%s/dim.csv'", lake, lake);
+    if (qk_test_exec(eng, sql) != 0) return -1;
+    /* hv: hive partitions x=1, x=2, x=abc: the full set types x VARCHAR, a shard of x=1 alone
+     * would type it BIGINT */
+    for (int i = 0; i < 3; i++) {
+        snprintf(sql, sizeof sql, "%s/hv/x=%s", lake, i == 0 ? "1" : i == 1 ? "2" : "abc");
+        if (qk_mkdirs(sql, NULL) != 0) return -1;
+        snprintf(sql, sizeof sql, "COPY (SELECT %d AS v) TO '%s/hv/x=%s/f.parquet'", i, lake,
+                 i == 0   ? "1"
+                 : i == 1 ? "2"
+                          : "abc");
+        if (qk_test_exec(eng, sql) != 0) return -1;
+    }
     return 0;
 }
 
@@ -136,7 +156,8 @@ static char *run_split(const qk_dist_plan *p)
     return csv;
 }
 
-/* tmpl with every "@T" replaced by the partitioned test table. */
+/* tmpl with every "@T" replaced by the partitioned test table, "@D" by the dimension table's
+ * Parquet, "@C" by its CSV. */
 static void expand(const char *tmpl, char *out, size_t cap)
 {
     size_t n = 0;
@@ -146,6 +167,11 @@ static void expand(const char *tmpl, char *out, size_t cap)
             n += (size_t)snprintf(out + n, cap - n,
                                   "read_parquet('%s/t/*/*.parquet', hive_partitioning = true)",
                                   lake);
+            p += 2;
+        } else if (p[0] == '@' && (p[1] == 'D' || p[1] == 'C')) {
+            n += (size_t)snprintf(out + n, cap - n, "read_%s('%s/dim.%s')",
+                                  p[1] == 'D' ? "parquet" : "csv", lake,
+                                  p[1] == 'D' ? "parquet" : "csv");
             p += 2;
         } else {
             out[n++] = *p++;
@@ -253,12 +279,78 @@ static void test_not_split(void **state)
     unsplit("SELECT k FROM @T GROUP BY ROLLUP (k)", "ROLLUP");
     unsplit("WITH c AS (SELECT 1) SELECT * FROM c", "WITH");
     unsplit("SELECT 1", "FROM");
-    unsplit("SELECT * FROM @T a JOIN @T b USING (i)", "join");
     unsplit("SELECT 1 UNION ALL SELECT 2", "UNION");
     unsplit("SELECT count(DISTINCT g), count(DISTINCT k) FROM @T", "DISTINCT aggregates");
     unsplit("SELECT * FROM range(10)", "not a file reader");
     unsplit("SELECT k AS kk, count(*) FROM @T GROUP BY kk", "alias");
     unsplit("SELECT DISTINCT ON (k) k, i FROM @T", "DISTINCT ON");
+}
+
+/* Joins: t is sharded, the dimension table read whole by every map. */
+static void test_joins(void **state)
+{
+    (void)state;
+    check("SELECT t.i, d.name FROM @T t JOIN @D d ON t.k = d.k WHERE t.i < 300", false);
+    check("SELECT d.name, count(*) AS n, sum(t.x) IS NULL AS nx FROM @T t JOIN @D d USING (k) "
+          "GROUP BY d.name ORDER BY d.name",
+          true);
+    check("SELECT d.name, count(*), count(d.k), sum(t.d) FROM @T t LEFT JOIN @C d ON t.k = d.k "
+          "GROUP BY 1 ORDER BY 1 NULLS FIRST",
+          true);
+    check("SELECT count(*) FROM @T t, @D d WHERE t.k = d.k AND d.w > 20", true);
+    check("SELECT count(*), sum(i) FROM @T t SEMI JOIN @D d ON t.k = d.k", true);
+    check("SELECT count(*), sum(i) FROM @T t ANTI JOIN @D d ON t.k = d.k", true);
+    check("SELECT d.name, max(t.ts) FROM @D d RIGHT JOIN @T t ON t.k = d.k GROUP BY 1", false);
+    check("SELECT t.i, d.w FROM @D d JOIN @T t ON t.k = d.k ORDER BY d.w DESC, t.i LIMIT 9", true);
+    check("SELECT t.g, d1.name, d2.w FROM @T t JOIN @D d1 ON t.k = d1.k LEFT JOIN @C d2 "
+          "ON t.k + 1 = d2.k WHERE t.i % 97 = 0",
+          false);
+    check("SELECT DISTINCT d.name FROM @T t JOIN @D d USING (k)", false);
+    check("SELECT count(*) FROM @T a JOIN @T b USING (i)", true);
+}
+
+/* Joins that do not distribute over the sharded side, or whose other side is too big. */
+static void test_joins_not_split(void **state)
+{
+    qk_dist_plan p;
+    qk_dist_plan_opts po = {.shard_bytes = 1, .small_bytes = 100};
+    qk_err err = {0};
+    char full[4096];
+    (void)state;
+    unsplit("SELECT * FROM @T t RIGHT JOIN @D d ON t.k = d.k", "left side of a RIGHT join");
+    unsplit("SELECT * FROM @D d LEFT JOIN @T t ON t.k = d.k", "right side of a LEFT");
+    unsplit("SELECT * FROM @T t FULL JOIN @D d ON t.k = d.k", "FULL OUTER");
+    unsplit("SELECT * FROM @D d SEMI JOIN @T t ON t.k = d.k", "right side of a LEFT, SEMI");
+    unsplit("SELECT * FROM @T t POSITIONAL JOIN @D d", "POSITIONAL");
+    unsplit("SELECT * FROM @T t JOIN (SELECT * FROM @D LIMIT 2) d ON t.k = d.k", "subquery");
+    unsplit("SELECT * FROM @T t, LATERAL (SELECT t.i + 1 AS j) l", "subquery");
+    unsplit("SELECT * FROM @T t ASOF JOIN @D d ON t.k >= d.k", "");
+    expand("SELECT count(*) FROM @T t JOIN @D d USING (k)", full, sizeof full);
+    assert_int_equal(qk_dist_plan_query(eng, full, &po, &p, &err), 0);
+    assert_false(p.split);
+    assert_non_null(strstr(p.reason, "--small-table-size"));
+    qk_dist_plan_free(&p);
+    /* the planner names the joined table in its summary */
+    po.small_bytes = 0;
+    assert_int_equal(qk_dist_plan_query(eng, full, &po, &p, &err), 0);
+    assert_true(p.split);
+    assert_non_null(strstr(p.reason, "joined with 1 table read whole"));
+    qk_dist_plan_free(&p);
+}
+
+/* Every shard types hive partition values as the whole set does: x is VARCHAR over x=1, x=2,
+ * x=abc, so x < 10 compares text ('1' < '10', '2' > '10'); a shard typing x BIGINT would count
+ * x=2 too. */
+static void test_hive_types_pinned_per_shard(void **state)
+{
+    char sql[1024];
+    (void)state;
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) AS n FROM read_parquet('%s/hv/*/*.parquet') WHERE x < '10'", lake);
+    check(sql, true);
+    snprintf(sql, sizeof sql,
+             "SELECT x, typeof(x) AS t, v FROM read_parquet('%s/hv/*/*.parquet') ORDER BY v", lake);
+    check(sql, true);
 }
 
 static void test_explain_and_errors(void **state)
@@ -309,6 +401,9 @@ int main(void)
         cmocka_unit_test(test_aggregates),
         cmocka_unit_test(test_projections),
         cmocka_unit_test(test_not_split),
+        cmocka_unit_test(test_joins),
+        cmocka_unit_test(test_joins_not_split),
+        cmocka_unit_test(test_hive_types_pinned_per_shard),
         cmocka_unit_test(test_explain_and_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,6 +4,7 @@
  * lambda_invoke.c, util.c); not for other modules.
  *
  *   plan_join.c      which joins the planner may split (the sharded table's path through them)
+ *   plan_types.c     CSV/JSON column types sniffed as the whole query sniffs them, for every shard
  *   util.c           small DuckDB helpers (DESCRIBE a query, one integer cell) and the rules for
  *                    which column types survive a Parquet round trip
  *   transport.c      the call pool (libcurl multi) and the HTTP worker transport
@@ -21,8 +22,10 @@
 #include "dist/plan.h"
 #include "dist/transport.h"
 #include "engine/engine.h"
+#include "store/store.h"
 
-/* ---- plan_join.c ------------------------------------------------------------------------------ */
+/* ---- plan_join.c ------------------------------------------------------------------------------
+ */
 
 /* The leaves of a FROM clause's join tree (its TABLE_FUNCTION nodes, borrowed), left to right,
  * at most max. Returns NULL, or why the tree cannot be split (a leaf that is not a table
@@ -31,6 +34,18 @@ const char *qk_dist_join_leaves(json_t *from, json_t **leaves, size_t max, size_
 /* NULL when sharding leaf (one of from's leaves) and reading every other leaf whole in each map
  * gives the join's exact result as a union over the shards; else why not. */
 const char *qk_dist_join_shardable(json_t *from, json_t *leaf);
+
+/* ---- plan_types.c -----------------------------------------------------------------------------
+ */
+
+/* `DESCRIBE <sql>` through the lake layer as [{"name","type"}...] (*cols: caller decrefs). */
+int qk_dist_describe_json(qk_engine *e, const char *sql, json_t **cols, qk_err *err);
+/* For a CSV or JSON reader leaf (a TABLE_FUNCTION node in an AST parsed with mark) over files:
+ * write into its call the column types DuckDB sniffs over the files the whole query samples,
+ * so a map over any subset reads them with the same types. Parquet and calls that fix their
+ * columns are left alone. Errors: DuckDB's (the sample does not bind). */
+int qk_dist_pin_sniffed(qk_engine *e, duckdb_connection con, const char *mark, json_t *leaf,
+                        const qk_obj_list *files, qk_err *err);
 
 /* ---- util.c ---------------------------------------------------------------------------------- */
 

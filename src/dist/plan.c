@@ -841,42 +841,6 @@ int qk_dist_reduce_sql(const qk_dist_plan *p, const char *const *files, size_t n
 }
 
 /* Column names and types of DESCRIBE sql (through the lake layer). */
-static int describe(qk_engine *e, const char *sql, json_t **cols, qk_err *err)
-{
-    qk_buf b;
-    qk_result *r = NULL;
-    qk_query_opts o = {.limit = -1};
-    duckdb_data_chunk ch;
-    int rc;
-    *cols = NULL;
-    qk_buf_init(&b, SQL_MAX);
-    if (qk_buf_printf(&b, "DESCRIBE %s", sql)) {
-        qk_buf_free(&b);
-        return qk_errf(err, QK_ETOOBIG, "query too long");
-    }
-    rc = qk_lake_query(e, qk_buf_cstr(&b), &o, &r, err);
-    qk_buf_free(&b);
-    if (rc) return rc;
-    *cols = json_array();
-    while ((ch = qk_result_next_chunk(r)) != NULL) {
-        duckdb_string_t *n = (duckdb_string_t *)duckdb_vector_get_data(
-                            duckdb_data_chunk_get_vector(ch, 0)),
-                        *t = (duckdb_string_t *)duckdb_vector_get_data(
-                            duckdb_data_chunk_get_vector(ch, 1));
-        for (idx_t i = 0; i < duckdb_data_chunk_get_size(ch); i++) {
-            json_t *c = json_object();
-            json_object_set_new(
-                c, "name", json_stringn(duckdb_string_t_data(&n[i]), duckdb_string_t_length(n[i])));
-            json_object_set_new(
-                c, "type", json_stringn(duckdb_string_t_data(&t[i]), duckdb_string_t_length(t[i])));
-            json_array_append_new(*cols, c);
-        }
-        duckdb_destroy_data_chunk(&ch);
-    }
-    qk_result_destroy(r);
-    return 0;
-}
-
 /* Types that come back from Parquet exactly (the rest travel as VARCHAR). */
 static bool parquet_exact(const char *t)
 {
@@ -1290,7 +1254,7 @@ static int check_reduce(pstate *ps, qk_dist_plan *p, const char *first_file, jso
     }
     files[0] = probe;
     if (!rc) rc = qk_dist_reduce_sql(p, files, 1, &red, err);
-    if (!rc) rc = describe(ps->e, red, &got, err);
+    if (!rc) rc = qk_dist_describe_json(ps->e, red, &got, err);
     if (rc) {
         snprintf(ps->reason, sizeof ps->reason, "the split query does not bind: %.240s", err->msg);
         rc = 1;
@@ -1400,6 +1364,11 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
                          "partition columns differently");
             goto done;
         }
+        if (qk_dist_pin_sniffed(e, ps.con, ps.mark, leaf, &files, err) != 0) {
+            snprintf(ps.reason, sizeof ps.reason, "cannot sniff the column types: %.240s",
+                     err->msg);
+            goto done;
+        }
     }
     make_shards(out, &files, o);
     /* the original's columns, bound on the first file */
@@ -1412,7 +1381,7 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
         if (rc) goto out;
         probe_sql = with_one_file(tsql, files.v[0].key);
         free(tsql);
-        if ((rc = describe(e, probe_sql, &orig, err))) {
+        if ((rc = qk_dist_describe_json(e, probe_sql, &orig, err))) {
             snprintf(ps.reason, sizeof ps.reason, "does not bind on one file: %.240s", err->msg);
             rc = 0;
             goto done;
@@ -1429,7 +1398,7 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     {
         char *m0 = with_one_file(out->map_template, files.v[0].key);
         out->split = true;
-        rc = describe(e, m0, &mapcols, err);
+        rc = qk_dist_describe_json(e, m0, &mapcols, err);
         free(m0);
         if (rc) {
             snprintf(ps.reason, sizeof ps.reason, "the map query does not bind: %.240s", err->msg);

@@ -58,8 +58,9 @@ int qk_dist_scalar_i64(qk_engine *e, const char *sql, const qk_query_opts *o, in
                        qk_err *err);
 /* Append name as a double-quoted SQL identifier. */
 int qk_dist_add_ident(qk_buf *b, const char *name);
-/* Does a column of this DuckDB type come back from Parquet with another type (HUGEINT ->
- * DOUBLE, ENUM -> VARCHAR, INTEGER[3] -> INTEGER[], TIMESTAMP_S -> TIMESTAMP, ...)? Nested
+/* Does a column of this DuckDB type come back from Parquet with another type or value (HUGEINT
+ * -> DOUBLE, ENUM -> VARCHAR, INTEGER[3] -> INTEGER[], TIMESTAMP_S -> TIMESTAMP, INTERVAL loses
+ * its microseconds and cannot be negative, ...)? Nested
  * types count when any part does. Such columns travel as VARCHAR in whole-query partials. */
 bool qk_dist_type_widens(const char *type);
 /* May the coordinator cast a VARCHAR partial column back to this type? Only numeric, temporal,

@@ -231,6 +231,28 @@ static bool has_class(json_t *j, const char *cls)
     return false;
 }
 
+/* Does j call a function whose value differs between workers (random(), now(), ...)? */
+static bool has_volatile(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        if (!strcmp(jstr(j, "class"), "FUNCTION") && qk_lake_volatile_fn(jstr(j, "function_name")))
+            return true;
+        json_object_foreach(j, k, v)
+        {
+            if (has_volatile(v)) return true;
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            if (has_volatile(v)) return true;
+        }
+    }
+    return false;
+}
+
 static bool is_aggregate(pstate *ps, json_t *e)
 {
     return !strcmp(jstr(e, "class"), "FUNCTION") &&
@@ -683,6 +705,62 @@ static int leaf_files(pstate *ps, json_t *leaf, qk_obj_list *files, qk_err *err)
     return list_files(ps, arg0, files, err);
 }
 
+/* The reader DuckDB's replacement scan uses for FROM '<name>', by its extension, or NULL. */
+static const char *path_reader(const char *name)
+{
+    static const struct {
+        const char *ext, *fn;
+    } by_ext[] = {{".parquet", "read_parquet"}, {".csv", "read_csv_auto"},
+                  {".tsv", "read_csv_auto"},    {".json", "read_json_auto"},
+                  {".jsonl", "read_json_auto"}, {".ndjson", "read_json_auto"}};
+    size_t n = strlen(name);
+    if (n > 3 && !strcasecmp(name + n - 3, ".gz")) n -= 3;
+    if (n > 4 && !strcasecmp(name + n - 4, ".zst")) n -= 4;
+    for (size_t i = 0; i < sizeof by_ext / sizeof *by_ext; i++) {
+        size_t el = strlen(by_ext[i].ext);
+        if (n > el && !strncasecmp(name + n - el, by_ext[i].ext, el) &&
+            (n == strlen(name) || strcmp(by_ext[i].fn, "read_parquet") != 0))
+            return by_ext[i].fn;
+    }
+    return NULL;
+}
+
+/* FROM 'path.parquet' (a BASE_TABLE DuckDB replaces by a reader) becomes the same reader call,
+ * in place, in every leaf of t's join tree, so it can be sharded like read_parquet('...'). */
+static int paths_as_calls(pstate *ps, json_t *t, qk_err *err)
+{
+    const char *name = jstr(t, "table_name"), *fn;
+    qk_buf b;
+    json_t *ast = NULL, *call;
+    int rc;
+    if (!strcmp(jstr(t, "type"), "JOIN")) {
+        rc = paths_as_calls(ps, json_object_get(t, "left"), err);
+        return rc ? rc : paths_as_calls(ps, json_object_get(t, "right"), err);
+    }
+    if (strcmp(jstr(t, "type"), "BASE_TABLE") || *jstr(t, "schema_name") ||
+        *jstr(t, "catalog_name") || !json_is_null(json_object_get(t, "at_clause")) ||
+        !(fn = path_reader(name)))
+        return 0;
+    qk_buf_init(&b, SQL_MAX);
+    rc = qk_buf_printf(&b, "SELECT * FROM %s(", fn);
+    if (!rc) rc = qk_sql_add_literal(&b, name);
+    if (!rc) rc = qk_buf_addc(&b, ')');
+    if (!rc)
+        rc = qk_lake_ast_parse(ps->e, ps->con, qk_buf_cstr(&b), ps->mark, false, &ast, NULL, err);
+    qk_buf_free(&b);
+    if (rc) return rc;
+    call = json_object_get(
+        json_object_get(json_array_get(json_object_get(ast, "statements"), 0), "node"),
+        "from_table");
+    json_object_set(call, "alias", json_object_get(t, "alias"));
+    json_object_set(call, "column_name_alias", json_object_get(t, "column_name_alias"));
+    json_object_set(call, "sample", json_object_get(t, "sample"));
+    json_object_clear(t);
+    json_object_update(t, call);
+    json_decref(ast);
+    return 0;
+}
+
 /*
  * The dataset to shard: the FROM clause's one table function, or the biggest input of a join
  * that plan_join.c says distributes over it, when the other inputs together are at most
@@ -700,6 +778,7 @@ static int pick_source(pstate *ps, const qk_dist_plan_opts *o, json_t *from, jso
     const char *why = NULL;
     int rc = 0;
     memset(lists, 0, sizeof lists);
+    if ((rc = paths_as_calls(ps, from, err))) return rc;
     if (!strcmp(jstr(from, "type"), "TABLE_FUNCTION"))
         leaves[n++] = from;
     else if (!strcmp(jstr(from, "type"), "JOIN"))
@@ -844,12 +923,28 @@ int qk_dist_reduce_sql(const qk_dist_plan *p, const char *const *files, size_t n
 /* Types that come back from Parquet exactly (the rest travel as VARCHAR). */
 static bool parquet_exact(const char *t)
 {
-    static const char *const bad[] = {"HUGEINT", "UHUGEINT", "ENUM",   "UNION",
-                                      "BIT",     "VARINT",   "BIGNUM", "TIME WITH TIME ZONE",
-                                      "MAP"};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (strstr(t, bad[i])) return false;
-    return true;
+    return !qk_dist_type_widens(t) && !strstr(t, "TIME WITH TIME ZONE") && !strstr(t, "MAP");
+}
+
+/* The 1-based position of the select list item an ORDER BY expression names: the same
+ * expression, or a bare name that is an item's alias (DuckDB binds ORDER BY names to aliases
+ * first) or an unaliased column. 0 when none. */
+static json_int_t select_position(json_t *sel, json_t *ex)
+{
+    json_t *names = json_object_get(ex, "column_names"), *it;
+    const char *nm = !strcmp(jstr(ex, "class"), "COLUMN_REF") && json_array_size(names) == 1
+                         ? json_string_value(json_array_get(names, 0))
+                         : NULL;
+    size_t i;
+    json_array_foreach(sel, i, it)
+    {
+        if (nm && !strcasecmp(jstr(it, "alias"), nm)) return (json_int_t)i + 1;
+    }
+    json_array_foreach(sel, i, it)
+    {
+        if (!*jstr(it, "alias") && same_expr(it, ex)) return (json_int_t)i + 1;
+    }
+    return 0;
 }
 
 /* Append the rendered ORDER BY of orders to b: positions stay, other expressions are given by
@@ -1028,7 +1123,7 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *fn, json_t *
             json_decref(r);
             if (rc) goto out;
             qk_buf_printf(&red, "%sCAST(%s AS %s) AS ", i ? ", " : "", s, jstr(oc, "type"));
-            qk_buf_add_json_str(&red, jstr(oc, "name"), strlen(jstr(oc, "name")));
+            qk_dist_add_ident(&red, jstr(oc, "name"));
             free(s);
         }
         qk_buf_adds(&red, " FROM __qk_partials");
@@ -1105,9 +1200,14 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *fn, json_t *
                 add_order_item(&ord, i, name, v);
                 continue;
             }
+            if (m.distinct && (pos = select_position(sel, ex)) > 0) {
+                snprintf(name, sizeof name, "%lld", (long long)pos);
+                add_order_item(&ord, i, name, v);
+                continue;
+            }
             if (m.distinct) {
                 rc = 1;
-                unsplit(ps, "SELECT DISTINCT with ORDER BY an expression");
+                unsplit(ps, "SELECT DISTINCT with ORDER BY an expression not in the select list");
                 break;
             }
             if ((rc = render_expr(ps, ex, &s, err))) break;
@@ -1176,9 +1276,9 @@ static int wrap_reduce(qk_dist_plan *p, json_t *partial_cols)
         if (parquet_exact(jstr(c, "type"))) continue;
         qk_buf_adds(&b, nv++ ? ", " : " REPLACE (");
         qk_buf_adds(&b, "CAST(");
-        qk_buf_add_json_str(&b, jstr(c, "name"), strlen(jstr(c, "name")));
+        qk_dist_add_ident(&b, jstr(c, "name"));
         qk_buf_printf(&b, " AS %s) AS ", jstr(c, "type"));
-        qk_buf_add_json_str(&b, jstr(c, "name"), strlen(jstr(c, "name")));
+        qk_dist_add_ident(&b, jstr(c, "name"));
     }
     if (nv) qk_buf_addc(&b, ')');
     qk_buf_printf(&b, " FROM read_parquet('%s')) %s", PARTIALS_MARK, p->reduce_template);
@@ -1200,9 +1300,9 @@ static void wrap_map(qk_dist_plan *p, json_t *partial_cols)
         if (parquet_exact(jstr(c, "type"))) continue;
         qk_buf_adds(&b, nv++ ? ", " : " REPLACE (");
         qk_buf_adds(&b, "CAST(");
-        qk_buf_add_json_str(&b, jstr(c, "name"), strlen(jstr(c, "name")));
+        qk_dist_add_ident(&b, jstr(c, "name"));
         qk_buf_adds(&b, " AS VARCHAR) AS ");
-        qk_buf_add_json_str(&b, jstr(c, "name"), strlen(jstr(c, "name")));
+        qk_dist_add_ident(&b, jstr(c, "name"));
     }
     if (!nv) {
         qk_buf_free(&b);
@@ -1336,6 +1436,11 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     }
     if (json_object_get(ps.node, "sample") && !json_is_null(json_object_get(ps.node, "sample"))) {
         unsplit(&ps, "USING SAMPLE");
+        goto done;
+    }
+    if (has_volatile(ps.node)) {
+        unsplit(&ps, "a volatile function (random(), now(), current_date, nextval() ...): each "
+                     "worker would evaluate its own");
         goto done;
     }
     from = json_object_get(ps.node, "from_table");

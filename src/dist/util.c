@@ -181,9 +181,10 @@ static bool has_fixed_array(const char *type)
     return false;
 }
 
+/* INTERVAL: Parquet keeps milliseconds and no negative intervals */
 static const char *const widening[] = {"HUGEINT", "UHUGEINT", "TIMESTAMP_S", "TIMESTAMP_MS",
                                        "ENUM",    "BIT",      "BITSTRING",   "VARINT",
-                                       "BIGNUM",  "UNION",    NULL};
+                                       "BIGNUM",  "UNION",    "INTERVAL",    NULL};
 
 bool qk_dist_type_widens(const char *type)
 {

@@ -133,7 +133,7 @@ static bool is_part(const part_cols *pc, const char *name)
 }
 
 /* Functions whose value is not a function of their arguments within one query. */
-static bool volatile_fn(const char *f)
+bool qk_lake_volatile_fn(const char *f)
 {
     static const char *const deny[] = {"random",
                                        "uuid",
@@ -180,7 +180,7 @@ static bool expr_ok(json_t *e, const part_cols *pc)
             json_t *n = json_object_get(e, "column_names");
             return json_array_size(n) == 1 && is_part(pc, json_string_value(json_array_get(n, 0)));
         }
-        if (!strcmp(cls, "FUNCTION") && volatile_fn(jstr(e, "function_name"))) return false;
+        if (!strcmp(cls, "FUNCTION") && qk_lake_volatile_fn(jstr(e, "function_name"))) return false;
     }
     json_object_foreach(e, k, v) if (!expr_ok(v, pc)) return false;
     return true;

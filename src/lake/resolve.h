@@ -83,6 +83,9 @@ int qk_lake_list_uri(const char *uri, qk_obj_list *out, qk_err *err);
  * removed; any doubt keeps everything. */
 size_t qk_lake_prune_files(qk_engine *e, duckdb_connection con, json_t *ast, const char *mark,
                            const char *uri, qk_obj_list *files);
+/* Is f (a function name) one whose value is not a function of its arguments within one query
+ * on one node: random(), now(), current_*, nextval(), ...? */
+bool qk_lake_volatile_fn(const char *f);
 /* Pin the hive partition types of the file reader call fn (a TABLE_FUNCTION's "function" in an
  * AST parsed with mark) to those DuckDB infers over all of files, the objects or paths it
  * reads: a query over some of them (a quack-reduce shard) then types its partition columns as

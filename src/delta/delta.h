@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * delta.h: reading Delta Lake tables (DESIGN.md section 6; docs/internals/delta.md).
+ *
+ * A Delta table is a folder of Parquet data files plus a log, <table>/_delta_log/:
+ *   %020d.json                           commit v: one JSON action per line
+ *   %020d.checkpoint.parquet             the whole state at v (classic checkpoint)
+ *   %020d.checkpoint.%010d.%010d.parquet part i of n of a multi-part checkpoint at v
+ *   _last_checkpoint                     a hint naming the newest checkpoint (may be stale)
+ * Anything else (.crc files, .tmp/, _commits/, UUID-named v2 checkpoints, log compactions) is
+ * ignored. Versions are contiguous: the snapshot at v is the newest complete checkpoint c <= v
+ * (all n parts present) followed by commits c+1..v, or commits 0..v when there is none.
+ *
+ * Reconciliation (PROTOCOL.md "Action Reconciliation"), applied in version order, later wins:
+ * the newest protocol and metaData; add/remove keyed by (decoded path, deletion vector id), a
+ * remove making the file inactive; txn per appId; commitInfo, cdc, domainMetadata and unknown
+ * actions or fields are ignored. Removes in a checkpoint are tombstones and are skipped.
+ *
+ * Refused (QK_EUNSUPPORTED, the message names the feature): minReaderVersion > 3, reader
+ * version 2 (column mapping), reader features other than timestampNtz and
+ * vacuumProtocolCheck, a delta.columnMapping.mode other than "none", and variant/void types.
+ * Partition values come from the log, never from paths ("" and null are NULL), typed per
+ * the schema. The reader reads with protocol semantics of reader version 1.
+ *
+ * Thread safety: a snapshot is immutable after load and may be read from several threads.
+ */
+#ifndef QK_DELTA_H
+#define QK_DELTA_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "engine/engine.h"
+#include "store/store.h"
+
+/* Which snapshot to load. */
+enum { QK_DELTA_AT_LATEST = 0, QK_DELTA_AT_VERSION = 1, QK_DELTA_AT_TIMESTAMP = 2 };
+
+typedef struct qk_delta_at {
+    int kind;             /* QK_DELTA_AT_* */
+    int64_t version;      /* QK_DELTA_AT_VERSION: the version, >= 0 */
+    int64_t timestamp_ms; /* QK_DELTA_AT_TIMESTAMP: the last version committed at or before */
+} qk_delta_at;
+
+typedef struct qk_delta_protocol {
+    int min_reader_version;
+    int min_writer_version;
+    const char **reader_features; /* NULL when the protocol has none */
+    size_t nreader_features;
+    const char **writer_features;
+    size_t nwriter_features;
+} qk_delta_protocol;
+
+/* A top-level column of the table schema, in schema order. */
+typedef struct qk_delta_column {
+    const char *name;
+    const char *type;  /* DuckDB type, e.g. "DECIMAL(10,2)", "STRUCT(\"a\" INTEGER)[]" */
+    const char *spark; /* the Spark type as compact JSON ("long", {"type":"array",...}) */
+    bool nullable;
+    int partition; /* index into partition_columns, or -1 for a data column */
+} qk_delta_column;
+
+typedef struct qk_delta_metadata {
+    const char *id;
+    const char *name;        /* NULL when absent */
+    const char *description; /* NULL when absent */
+    const char *schema_string;
+    qk_delta_column *columns;
+    size_t ncolumns;
+    const char **partition_columns; /* names, in metaData.partitionColumns order */
+    size_t npartition_columns;
+    json_t *configuration; /* object of string values (borrowed from the snapshot); never NULL */
+    int64_t created_time;  /* ms since 1970, -1 when absent */
+} qk_delta_metadata;
+
+/* An active data file. */
+typedef struct qk_delta_file {
+    const char *path; /* the add's path URI decoded exactly once: relative to the table root,
+                         or an absolute URI when absolute is true */
+    bool absolute;
+    int64_t size;
+    int64_t modification_time; /* ms since 1970 */
+    bool data_change;
+    const char **partition_values; /* one per partition column; NULL is a null partition */
+    const char *stats;             /* the raw stats JSON, NULL when absent */
+    int64_t num_records;           /* from stats, -1 when unknown */
+    json_t *min_values;            /* from stats (borrowed), NULL when absent */
+    json_t *max_values;
+    json_t *null_count;
+} qk_delta_file;
+
+/* The latest txn action of an application (idempotent writers). */
+typedef struct qk_delta_txn {
+    const char *app_id;
+    int64_t version;
+    int64_t last_updated; /* ms since 1970, -1 when absent */
+} qk_delta_txn;
+
+typedef struct qk_delta_snapshot {
+    int64_t version;
+    int64_t timestamp_ms;       /* the commit's inCommitTimestamp, else its file's mtime */
+    int64_t checkpoint_version; /* the checkpoint the replay started from, -1 for none */
+    qk_delta_protocol protocol;
+    qk_delta_metadata metadata;
+    qk_delta_file *files; /* sorted by path */
+    size_t nfiles;
+    qk_delta_txn *txns; /* sorted by app_id */
+    size_t ntxns;
+    /* private: everything above lives in these */
+    qk_arena arena;
+    json_t *owned;
+} qk_delta_snapshot;
+
+/*
+ * Load the snapshot of the table whose root is the key prefix table_prefix of s ("" or NULL:
+ * the store root; "silver/trips" or "silver/trips/"). at NULL means latest. e provides the
+ * DuckDB instance that reads checkpoint Parquet (and, for an S3 store, the temp directory the
+ * checkpoint is fetched to). On success *out is the caller's, freed with
+ * qk_delta_snapshot_destroy. Errors: QK_ENOTFOUND (no log, a version that does not exist or can
+ * no longer be reconstructed, a timestamp before the first commit, a gap in the commits),
+ * QK_EPARSE (a corrupt commit line: "<key>:<line>: ..."), QK_EUNSUPPORTED (a reader feature we
+ * do not support, named), QK_ESQL/QK_EIO (a checkpoint DuckDB cannot read), QK_EIO (store).
+ */
+int qk_delta_snapshot_load(qk_engine *e, qk_store *s, const char *table_prefix,
+                           const qk_delta_at *at, qk_delta_snapshot **out, qk_err *err);
+/* Accepts NULL. */
+void qk_delta_snapshot_destroy(qk_delta_snapshot *snap);
+
+/*
+ * Append to out a DuckDB SELECT returning exactly the snapshot's rows: the schema's columns in
+ * order with their DuckDB types. table_uri is the table root as DuckDB should read it (an
+ * absolute local directory or s3://bucket/prefix, no trailing '/'); relative file paths are
+ * table_uri + "/" + path. Data columns come from one read_parquet over the explicit file list
+ * (union_by_name, hive_partitioning off), unioned BY NAME with a typed empty row so a column
+ * no file has reads as NULL, and cast to the schema type. Partition columns are typed constants
+ * from the log, joined to the rows by file name through a VALUES list (one row per file), so
+ * files of many partitions are still one scan. No files: a zero-row SELECT of typed NULLs.
+ * keep (may be NULL: all files) selects the files to read, keep[i] for snap->files[i]; a
+ * caller that skips files by stats or partition values passes its mask here.
+ */
+int qk_delta_scan_sql(const qk_delta_snapshot *snap, const char *table_uri, const bool *keep,
+                      qk_buf *out, qk_err *err);
+
+/* Append the DuckDB type for a Spark schema type (a JSON string such as "long" or
+ * "decimal(10,2)", or an array/map/struct object) to duckdb_type. QK_EUNSUPPORTED for
+ * variant, void and unknown names; QK_EPARSE for malformed types. */
+int qk_delta_type_of(json_t *spark_type, qk_buf *duckdb_type, qk_err *err);
+
+/*
+ * Check that every active file of snap exists under the table (one listing of table_prefix,
+ * not a request per file). QK_ENOTFOUND names the first missing file: a data file removed by
+ * VACUUM while an old version still references it. Run before a scan to fail cleanly instead
+ * of mid-query.
+ */
+int qk_delta_check_files(qk_store *s, const char *table_prefix, const qk_delta_snapshot *snap,
+                         qk_err *err);
+
+#endif

@@ -20,6 +20,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 
 #define VERSION_DIGITS 20
@@ -262,6 +263,20 @@ static int commit_time(qk_store *s, const commit *c, qk_buf *buf, int64_t *out, 
 }
 
 /* The last listed commit whose time is <= t (times ascend with versions). */
+
+/* ms since 1970 as "2024-05-01 12:00:00.000 UTC". */
+static void iso_ms(int64_t ms, char *buf, size_t n)
+{
+    time_t sec = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    char day[32];
+    if (!gmtime_r(&sec, &tm) || !strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm)) {
+        snprintf(buf, n, "%lld ms", (long long)ms);
+        return;
+    }
+    snprintf(buf, n, "%s.%03d UTC", day, (int)(((ms % 1000) + 1000) % 1000));
+}
+
 static int resolve_timestamp(const dlog *l, qk_store *s, int64_t t, int64_t *v, qk_err *err)
 {
     qk_buf buf;
@@ -283,10 +298,13 @@ static int resolve_timestamp(const dlog *l, qk_store *s, int64_t t, int64_t *v, 
     }
     if (!rc && lo == 0) {
         rc = commit_time(s, &l->commits[0], &buf, &ts, err);
+        char want[40], first[40];
+        iso_ms(t, want, sizeof want);
+        iso_ms(ts, first, sizeof first);
         if (!rc)
             rc = qk_errf(err, QK_ENOTFOUND,
-                         "timestamp %lld ms is before the first commit (version %lld at %lld ms)",
-                         (long long)t, (long long)l->commits[0].version, (long long)ts);
+                         "timestamp %s is before the first commit (version %lld at %s)", want,
+                         (long long)l->commits[0].version, first);
     }
     if (!rc) *v = l->commits[lo - 1].version;
 out:

@@ -46,8 +46,8 @@ void qk_lake_known_free(qk_lake_known *k);
 /* Replace lake table names (BASE_TABLE references the lake's catalog knows) and SHOW TABLES in
  * ast with table function calls over lake (names.c). *replaced: references replaced. known
  * (may be NULL) collects the bound tables' listings when the lake is on S3. */
-int qk_lake_bind_names(duckdb_connection con, json_t *ast, const char *mark, qk_store *lake,
-                       size_t *replaced, qk_lake_known *known, qk_err *err);
+int qk_lake_bind_names(qk_engine *e, duckdb_connection con, json_t *ast, const char *mark,
+                       qk_store *lake, size_t *replaced, qk_lake_known *known, qk_err *err);
 
 /* Is key usable as a relative path: not empty, no empty, "." or ".." segments? (resolve.c) */
 bool qk_lake_key_is_path(const char *key);

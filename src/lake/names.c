@@ -6,11 +6,15 @@
  * in the lake's catalog (catalog.h); a table found there replaces the reference with the table
  * function that reads it (read_parquet(..., hive_partitioning = ...)), keeping the reference's
  * alias (or its name as the alias, so `trips.col` still binds), column aliases and TABLESAMPLE.
- * A name the lake does not have is left alone for DuckDB to report. SHOW TABLES and SHOW ALL
- * TABLES become a VALUES list of the lake's tables. The replacement nodes are made by DuckDB
+ * A Delta table becomes a subquery over its snapshot's files (delta.h's scan SQL): the latest
+ * version, or the one its AT (VERSION => n) / AT (TIMESTAMP => t) clause names (DuckDB's own
+ * parser reads the clause; DuckDB evaluates its expression). Other tables with an AT clause are
+ * refused. A name the lake does not have is left alone for DuckDB to report. SHOW TABLES and SHOW
+ * ALL TABLES become a VALUES list of the lake's tables. The replacement nodes are made by DuckDB
  * itself: the SQL text of the table function is parsed with json_serialize_sql and its FROM
  * node spliced in, so no node is written by hand.
  */
+#include "delta/delta.h"
 #include "lake/catalog.h"
 #include "lake/lake_int.h"
 
@@ -19,6 +23,7 @@
 #include <strings.h>
 
 typedef struct names_state {
+    qk_engine *engine;
     duckdb_connection con;
     const char *mark;
     qk_store *lake;
@@ -133,6 +138,99 @@ static int splice_from(names_state *ns, json_t *node, const char *sql, qk_err *e
     return rc;
 }
 
+/* The first cell of a one-BIGINT-column result, false when there is none or it is NULL. */
+static bool first_i64(duckdb_result *res, int64_t *v)
+{
+    duckdb_data_chunk ch = duckdb_fetch_chunk(*res);
+    bool ok = false;
+    if (ch && duckdb_data_chunk_get_size(ch) > 0) {
+        duckdb_vector vec = duckdb_data_chunk_get_vector(ch, 0);
+        uint64_t *valid = duckdb_vector_get_validity(vec);
+        if (!valid || duckdb_validity_row_is_valid(valid, 0)) {
+            *v = ((const int64_t *)duckdb_vector_get_data(vec))[0];
+            ok = true;
+        }
+    }
+    if (ch) duckdb_destroy_data_chunk(&ch);
+    return ok;
+}
+
+/* The value of an AT clause's expression: DuckDB renders and evaluates it (CAST to BIGINT for
+ * VERSION, to TIMESTAMPTZ then epoch ms for TIMESTAMP). */
+static int at_value(names_state *ns, json_t *at, qk_delta_at *out, qk_err *err)
+{
+    const char *unit = jstr(at, "unit");
+    bool version = !strcasecmp(unit, "VERSION");
+    json_t *t = NULL;
+    char *expr = NULL, *sql = NULL;
+    duckdb_result res;
+    int64_t v = 0;
+    int rc;
+    if (!version && strcasecmp(unit, "TIMESTAMP") != 0)
+        return qk_errtf(err, QK_EINVAL, "BinderException",
+                        "AT (%s => ...): use VERSION or TIMESTAMP", unit);
+    rc = qk_lake_parse(ns->con, "SELECT 1", ns->mark, &t, err);
+    if (!rc) {
+        json_t *node = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
+        json_array_set(json_object_get(node, "select_list"), 0, json_object_get(at, "expr"));
+        rc = qk_lake_render(ns->con, t, ns->mark, &expr, err);
+    }
+    json_decref(t);
+    if (rc) return rc;
+    if (asprintf(&sql,
+                 version ? "SELECT CAST((%s) AS BIGINT)"
+                         : "SELECT epoch_ms(CAST((%s) AS "
+                           "TIMESTAMPTZ))",
+                 expr + 7) < 0) {
+        free(expr);
+        return qk_errf(err, QK_ENOMEM, "out of memory");
+    }
+    free(expr);
+    if (duckdb_query(ns->con, sql, &res) == DuckDBError) {
+        rc = qk_engine_set_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
+        qk_err_prefix(err, version ? "AT (VERSION => ...)" : "AT (TIMESTAMP => ...)");
+    } else if (!first_i64(&res, &v)) {
+        rc = qk_errtf(err, QK_EINVAL, "BinderException", "AT (%s => ...) is NULL", unit);
+    } else {
+        out->kind = version ? QK_DELTA_AT_VERSION : QK_DELTA_AT_TIMESTAMP;
+        out->version = version ? v : 0;
+        out->timestamp_ms = version ? 0 : v;
+        if (version && v < 0)
+            rc = qk_errtf(err, QK_EINVAL, "BinderException",
+                          "AT (VERSION => %lld): versions start at 0", (long long)v);
+    }
+    duckdb_destroy_result(&res);
+    free(sql);
+    return rc;
+}
+
+/* "(<scan of the snapshot>)" for a Delta table, at its AT clause (or the latest version). */
+static int delta_sql(names_state *ns, const qk_lake_table *t, json_t *at, qk_buf *sql, qk_err *err)
+{
+    qk_delta_at when = {QK_DELTA_AT_LATEST, 0, 0};
+    qk_delta_snapshot *snap = NULL;
+    char *uri = NULL;
+    int rc = 0;
+    if (at && !json_is_null(at)) rc = at_value(ns, at, &when, err);
+    if (!rc) rc = qk_delta_snapshot_load(ns->engine, ns->lake, t->path, &when, &snap, err);
+    if (!rc) rc = qk_delta_check_files(ns->lake, t->path, snap, err);
+    if (rc) {
+        qk_err_prefix(err, t->name);
+        goto out;
+    }
+    if (asprintf(&uri, "%s/%s", qk_store_uri(ns->lake), t->path) < 0) {
+        rc = qk_errf(err, QK_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = qk_buf_addc(sql, '(');
+    if (!rc) rc = qk_delta_scan_sql(snap, uri, NULL, sql, err);
+    if (!rc) rc = qk_buf_addc(sql, ')');
+out:
+    free(uri);
+    qk_delta_snapshot_destroy(snap);
+    return rc;
+}
+
 static int bind_table(names_state *ns, json_t *node, qk_err *err)
 {
     const char *cat = jstr(node, "catalog_name"), *sch = jstr(node, "schema_name"),
@@ -160,7 +258,7 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
         return rc;
     }
     at = json_object_get(node, "at_clause");
-    if (at && !json_is_null(at)) {
+    if (at && !json_is_null(at) && t.kind != QK_TABLE_DELTA) {
         rc = qk_errtf(err, QK_EUNSUPPORTED, "NotImplementedException",
                       "AT (VERSION => ...) and AT (TIMESTAMP => ...) need a Delta table; %s is a "
                       "%s %s table",
@@ -171,6 +269,8 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
     qk_buf_init(&sql, (size_t)1 << 28);
     if (qk_buf_adds(&sql, "SELECT * FROM "))
         rc = qk_errf(err, QK_ENOMEM, "out of memory");
+    else if (t.kind == QK_TABLE_DELTA)
+        rc = delta_sql(ns, &t, at, &sql, err);
     else
         rc = qk_lake_table_sql(&t, qk_store_uri(ns->lake), &sql, err);
     if (!rc && (qk_buf_adds(&sql, " AS ") || add_ident(&sql, *alias ? alias : tab)))
@@ -277,12 +377,13 @@ static int walk(names_state *ns, json_t *j, qk_err *err)
     return 0;
 }
 
-int qk_lake_bind_names(duckdb_connection con, json_t *ast, const char *mark, qk_store *lake,
-                       size_t *replaced, qk_lake_known *known, qk_err *err)
+int qk_lake_bind_names(qk_engine *e, duckdb_connection con, json_t *ast, const char *mark,
+                       qk_store *lake, size_t *replaced, qk_lake_known *known, qk_err *err)
 {
     names_state ns;
     int rc;
     memset(&ns, 0, sizeof ns);
+    ns.engine = e;
     ns.con = con;
     ns.mark = mark;
     ns.lake = lake;

@@ -750,8 +750,8 @@ static int bind_names(resolve_state *rs, qk_err *err)
     qk_store *lake = NULL;
     int rc = qk_store_open(qk_engine_lake(rs->ctx->engine), &lake, err);
     if (!rc)
-        rc =
-            qk_lake_bind_names(rs->con, rs->ast, rs->mark, lake, &rs->ctx->tables, &rs->known, err);
+        rc = qk_lake_bind_names(rs->ctx->engine, rs->con, rs->ast, rs->mark, lake, &rs->ctx->tables,
+                                &rs->known, err);
     qk_store_destroy(lake);
     return rc;
 }

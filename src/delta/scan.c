@@ -3,12 +3,12 @@
  * scan.c: the SELECT that reads a snapshot's rows (contract in delta.h).
  *
  *   SELECT CAST(d."a" AS BIGINT) AS "a", ..., CAST(f."__qk_p0" AS DATE) AS "day", ...
- *   FROM (SELECT * FROM read_parquet(['<uri>/<path>', ...], filename = '__qk_file',
- *                                    union_by_name = true, hive_partitioning = false)
+ *   FROM (SELECT *, CAST(file_index AS BIGINT) AS "__qk_file"
+ *         FROM read_parquet(['<uri>/<path>', ...], union_by_name = true, hive_partitioning = false)
  *         UNION ALL BY NAME
- *         SELECT CAST(NULL AS BIGINT) AS "a", ..., CAST(NULL AS VARCHAR) AS "__qk_file"
+ *         SELECT CAST(NULL AS BIGINT) AS "a", ..., CAST(NULL AS BIGINT) AS "__qk_file"
  *         WHERE false) AS d
- *   JOIN (VALUES ('<uri>/<path>', '2024-01-01'), ...) AS f("__qk_file", "__qk_p0")
+ *   JOIN (VALUES (0, '2024-01-01'), ...) AS f("__qk_file", "__qk_p0")
  *     ON d."__qk_file" = f."__qk_file"
  *
  * Why this shape: one read_parquet over the explicit list is one scan DuckDB parallelises
@@ -16,7 +16,11 @@
  * tolerates files written before a column was added; the typed empty branch, unioned BY NAME,
  * supplies columns no file has (as NULL of the schema type) and the casts give every column
  * its schema type; hive_partitioning is off so values are never taken from paths; partition
- * values are the log's strings joined per file (a hash join on a small VALUES table), cast to
+ * values are the log's strings joined per file (a hash join on a small VALUES table) by the
+ * file's position in the list (DuckDB's file_index virtual column): not by file name, because
+ * the lake layer rewrites an s3:// list to local cache paths and would leave the VALUES alone.
+ * (A data column named file_index would hide the virtual one: such tables read by filename,
+ * which works for local tables only.) Values are cast to
  * the column type (binary with encode(), timestamps without a zone read as UTC). Without
  * partition columns there is no join and no filename column. Paths with glob characters
  * (* ? [) are not escaped: DuckDB would expand them.
@@ -24,8 +28,17 @@
 #include "delta/delta_int.h"
 
 #include <string.h>
+#include <strings.h>
 
 #define FILE_COL "\"__qk_file\""
+
+/* Does a column named file_index hide DuckDB's virtual one? Then files are matched by name. */
+static bool by_name(const qk_delta_metadata *m)
+{
+    for (size_t i = 0; i < m->ncolumns; i++)
+        if (!strcasecmp(m->columns[i].name, "file_index")) return true;
+    return false;
+}
 
 /* The URI DuckDB reads for a file: absolute ones with file: stripped and s3a:/s3n: as s3:. */
 static int add_file_uri(qk_buf *b, const char *table_uri, const qk_delta_file *f)
@@ -96,7 +109,8 @@ static int add_null_branch(qk_buf *b, const qk_delta_metadata *m, bool with_file
         first = false;
     }
     if (!rc && with_file)
-        rc = qk_buf_printf(b, "%sCAST(NULL AS VARCHAR) AS " FILE_COL, first ? "" : ", ");
+        rc = qk_buf_printf(b, "%sCAST(NULL AS %s) AS " FILE_COL, first ? "" : ", ",
+                           by_name(m) ? "VARCHAR" : "BIGINT");
     if (!rc && first && !with_file) rc = qk_buf_adds(b, "NULL AS \"__qk_none\"");
     return rc ? rc : qk_buf_adds(b, " WHERE false");
 }
@@ -118,10 +132,12 @@ static int add_values(qk_buf *b, const qk_delta_snapshot *snap, const char *uri,
 {
     const qk_delta_metadata *m = &snap->metadata;
     bool first = true;
+    size_t k = 0;
     int rc = qk_buf_adds(b, " JOIN (VALUES ");
     for (size_t i = 0; !rc && i < snap->nfiles; i++) {
         if (keep && !keep[i]) continue;
-        rc = qk_buf_adds(b, first ? "(" : ", (") || add_file_uri(b, uri, &snap->files[i]);
+        rc = qk_buf_adds(b, first ? "(" : ", (") ||
+             (by_name(m) ? add_file_uri(b, uri, &snap->files[i]) : qk_buf_printf(b, "%zu", k++));
         for (size_t j = 0; !rc && j < m->ncolumns; j++) {
             const qk_delta_column *c = &m->columns[j];
             if (c->partition < 0) continue;
@@ -161,9 +177,13 @@ int qk_delta_scan_sql(const qk_delta_snapshot *snap, const char *table_uri, cons
         goto out;
     }
     rc = add_select_list(out, m);
-    if (!rc) rc = qk_buf_adds(out, " FROM (SELECT * FROM read_parquet(");
+    if (!rc)
+        rc = qk_buf_adds(out, parts && !by_name(m)
+                                  ? " FROM (SELECT *, CAST(file_index AS BIGINT) AS " FILE_COL
+                                    " FROM read_parquet("
+                                  : " FROM (SELECT * FROM read_parquet(");
     if (!rc) rc = add_file_list(out, snap, table_uri, keep);
-    if (!rc && parts) rc = qk_buf_adds(out, ", filename = '__qk_file'");
+    if (!rc && parts && by_name(m)) rc = qk_buf_adds(out, ", filename = '__qk_file'");
     if (!rc)
         rc = qk_buf_adds(out,
                          ", union_by_name = true, hive_partitioning = false) UNION ALL BY NAME ");

@@ -12,10 +12,14 @@
 #   (3) SELECT 1 throughput over keep-alive HTTP (wrk, 8 connections, 10 s; and bench/loadgen)
 #   (4) encoding rate of a 1M-row taxi result: JSON, NDJSON, CSV (bench_encode)
 #   and, as diagnostics without a target, where the engine's warm time goes (bench_paths)
+#   (5) quack-reduce: `quack bench reduce` (the seed's per-day map vs one worker vs embedded,
+#       per-shard overhead, 1-vs-2-worker scaling, simulated fan-out; docs/bench-reduce.md)
 # Run order: the full-size demo lake BUILD_DIR/test-lake (tests/integration/make_lake.sh), wait
-# for the machine to settle, (2), start the server, (1), (3), stop it, (4), diagnostics, report.
-# Results: the tables on stdout, BUILD_DIR/bench-results.json (with machine notes and every
-# tool's raw output) and BUILD_DIR/bench-results.md; the source tree stays clean. Every step has
+# for the machine to settle, (2), start the server, (1), (3), stop it, (4), diagnostics, (5),
+# report. Results: the tables on stdout, BUILD_DIR/bench-results.json (with machine notes and
+# every tool's raw output, (5)'s JSON under raw.reduce) and BUILD_DIR/bench-results.md; (5)'s
+# own tables in BUILD_DIR/bench-reduce.md and its JSON in BUILD_DIR/bench-reduce.json; the
+# source tree stays clean. Every step has
 # a time limit and the whole run a budget; a failed step is recorded as "not measured" with its
 # reason and the run goes on. The server is always stopped (trap).
 # Environment: QUACK_BENCH_LAKE (lake dir), QUACK_BENCH_RUNS (warm runs, default 100),
@@ -246,6 +250,17 @@ EOF
   fi
 }
 
+# (5) quack-reduce: `quack bench reduce` spawns and always stops its own workers. Its JSON is
+# the step's stdout (one line, so report.py keeps it under raw.reduce); its tables are on
+# stderr and are copied, without the progress lines, to BUILD/bench-reduce.md.
+measure_reduce() {
+  step reduce 300 "$QUACK" bench reduce --lake "$LAKE" --json -
+  [ -f "$RES/reduce.err" ] && return 0
+  cp "$RES/reduce.out" "$BUILD/bench-reduce.json"
+  grep -v '^\[bench reduce\]' "$RES/reduce.log" >"$BUILD/bench-reduce.md" || true
+  log "wrote $BUILD/bench-reduce.md and $BUILD/bench-reduce.json"
+}
+
 need_bins
 log "build $BUILD, lake $LAKE, work $WORK"
 ensure_lake || { log "could not create the demo lake in $LAKE"; exit 1; }
@@ -266,6 +281,8 @@ stop_server
 step encode 600 "$BUILD/bench_encode" --lake "$LAKE" --formats json,ndjson,csv --runs 5 \
   --warmup 1 --threads "$THREADS"
 measure_paths
+
+measure_reduce
 
 snapshot end
 BENCH_SRC=$SRC BENCH_BUILD=$BUILD BENCH_LAKE=$LAKE BENCH_QUERIES=$QUERIES BENCH_THREADS=$THREADS \

@@ -22,6 +22,8 @@ const qk_command qk_commands[] = {
      qk_cmd_demo},
     {"cache", "inspect or clear the local cache of remote objects", qk_help_cache, qk_cmd_cache},
     {"lake", "list, copy and remove objects in a lake (local or s3://)", qk_help_lake, qk_cmd_lake},
+    {"bench", "benchmarks: 'bench reduce' reruns the quack-reduce experiment", qk_help_bench,
+     qk_cmd_bench},
     {"version", "print version information", qk_help_version, qk_cmd_version},
     {NULL, NULL, NULL, NULL},
 };

@@ -36,6 +36,8 @@ extern const char qk_help_cache[];
 int qk_cmd_cache(int argc, char **argv);
 extern const char qk_help_lake[];
 int qk_cmd_lake(int argc, char **argv);
+extern const char qk_help_bench[];
+int qk_cmd_bench(int argc, char **argv);
 
 /* Print "quack CMD: <msg>" to stderr and return QK_EXIT_USAGE. */
 int qk_cli_usage_error(const char *cmd, const char *fmt, ...) QK_PRINTF(2, 3);

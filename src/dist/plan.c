@@ -28,6 +28,7 @@
 #include "lake/resolve.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ typedef struct pstate {
     duckdb_connection con;
     char mark[48];
     json_t *ast, *node, *tmpl; /* statement, its SELECT_NODE, a "SELECT 1" template */
-    json_t *aggnames;          /* set of DuckDB's aggregate function names */
+    const json_t *aggnames;    /* set of DuckDB's aggregate function names (agg_names) */
     char reason[300];
     agg aggs[MAX_AGGS];
     size_t naggs;
@@ -256,7 +257,7 @@ static bool has_volatile(json_t *j)
 static bool is_aggregate(pstate *ps, json_t *e)
 {
     return !strcmp(jstr(e, "class"), "FUNCTION") &&
-           json_object_get(ps->aggnames, jstr(e, "function_name")) != NULL;
+           json_object_get((json_t *)ps->aggnames, jstr(e, "function_name")) != NULL;
 }
 
 static bool has_aggregate(pstate *ps, json_t *j)
@@ -548,15 +549,23 @@ static void pstate_free(pstate *ps)
     free(ps->distinct_arg);
     json_decref(ps->ast);
     json_decref(ps->tmpl);
-    json_decref(ps->aggnames);
     if (ps->con) duckdb_disconnect(&ps->con);
 }
+
+/* DuckDB's aggregate function names, read once per process (a duckdb_functions() query costs
+ * ~25 ms, a third of planning): the one process-wide cache of this file, built under agg_mu,
+ * never changed or freed after, so planners in several threads read it without a lock. */
+static pthread_mutex_t agg_mu = PTHREAD_MUTEX_INITIALIZER;
+static json_t *agg_names;
 
 static int load_aggnames(pstate *ps, qk_err *err)
 {
     duckdb_result res;
+    json_t *names;
     int rc = 0;
-    ps->aggnames = json_object();
+    pthread_mutex_lock(&agg_mu);
+    if (agg_names) goto out;
+    names = json_object();
     if (duckdb_query(ps->con,
                      "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type "
                      "= 'aggregate'",
@@ -569,13 +578,20 @@ static int load_aggnames(pstate *ps, qk_err *err)
             duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(v);
             for (idx_t r = 0; r < duckdb_data_chunk_get_size(ch); r++) {
                 char *name = strndup(duckdb_string_t_data(&s[r]), duckdb_string_t_length(s[r]));
-                if (name) json_object_set_new(ps->aggnames, name, json_true());
+                if (name) json_object_set_new(names, name, json_true());
                 free(name);
             }
             duckdb_destroy_data_chunk(&ch);
         }
     }
     duckdb_destroy_result(&res);
+    if (rc)
+        json_decref(names);
+    else
+        agg_names = names;
+out:
+    ps->aggnames = agg_names;
+    pthread_mutex_unlock(&agg_mu);
     return rc;
 }
 

@@ -15,6 +15,8 @@
  *                them back.
  *   reduce:      qk_dist_reduce_sql(plan, files) -> SQL over the local partial Parquet files
  *                whose result has the original query's column names, types and order.
+ *
+ * Globals: plan.c caches DuckDB's aggregate function names once per process (read-only after).
  */
 #ifndef QK_DIST_PLAN_H
 #define QK_DIST_PLAN_H

@@ -117,7 +117,7 @@ q "$E" "SHOW TABLES" && qk_eq "SHOW TABLES on an empty lake" "$(cat "$QK_TMP/out
 # ---- errors
 fails "unknown table: DuckDB's catalog error" "SELECT * FROM nosuch" "Table with name nosuch does not exist"
 fails "mixed formats are refused" "SELECT * FROM mixed" "mixes data formats"
-fails "Delta tables are refused until supported" "SELECT * FROM silver.trips" "is a Delta table"
+fails "a Delta table whose log has no protocol: a clear error naming it" "SELECT * FROM silver.trips" "silver.trips: no protocol action in the log up to version 0"
 fails "ambiguous name" "SELECT * FROM amb.t" "ambiguous table name"
 fails "AT clause on a Parquet table" "SELECT * FROM partitioned AT (VERSION => 1)" "need a Delta table"
 fails "a zone is not a table" "SELECT * FROM raw" "does not exist"

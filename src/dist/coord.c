@@ -32,6 +32,9 @@
 #include <unistd.h>
 
 #define POLL_MS 20
+#define BUSY_MAX 40        /* refusals per shard before the refusal counts as a failure */
+#define BUSY_BACKOFF_MS 25 /* doubled per refusal of the shard, up to BUSY_BACKOFF_MAX_MS */
+#define BUSY_BACKOFF_MAX_MS 1000
 #define CALL_SLACK_MS                                                                              \
     2000 /* a call may outlive the deadline this long (the worker stops first)                     \
           */
@@ -40,13 +43,15 @@ enum { SH_PENDING, SH_RUNNING, SH_DONE };
 
 typedef struct shard {
     int state;
-    int attempts;      /* calls sent */
-    int inflight;      /* calls running */
-    bool retry;        /* the next send is a retry */
-    bool *tried;       /* per worker */
-    char *file;        /* accepted partial */
-    double ms;         /* the winning attempt's duration */
-    qk_dist_col *cols; /* whole jobs: from the accepted answer */
+    int attempts;       /* calls sent */
+    int inflight;       /* calls running */
+    bool retry;         /* the next send is a retry */
+    int busy;           /* "busy" refusals (429/503): not attempts, resent after a backoff */
+    int64_t not_before; /* qk_now_ms before which a refused shard is not resent */
+    bool *tried;        /* per worker */
+    char *file;         /* accepted partial */
+    double ms;          /* the winning attempt's duration */
+    qk_dist_col *cols;  /* whole jobs: from the accepted answer */
     size_t ncols;
     qk_err last;
 } shard;
@@ -239,7 +244,7 @@ static int launch_pending(run *r, qk_err *err)
         bool found;
         size_t w;
         int rc;
-        if (r->shards[i].state != SH_PENDING) continue;
+        if (r->shards[i].state != SH_PENDING || r->shards[i].not_before > qk_now_ms()) continue;
         w = pick_worker(r, &r->shards[i], false, &found);
         if ((rc = send_shard(r, i, w, err))) return rc;
     }
@@ -513,6 +518,15 @@ static int on_failure(run *r, const attempt *a, const qk_err *e, qk_err *err)
         return err->code;
     }
     if (s->inflight > 0) return 0; /* its other copy may still win */
+    if (e->code == QK_EBUSY && s->busy < BUSY_MAX) {
+        /* refused before it ran (a worker at its --max-concurrency, Lambda throttling): not
+         * an attempt; resent after a backoff, to whichever worker is free then */
+        int64_t wait = BUSY_BACKOFF_MS << (s->busy < 6 ? s->busy : 6);
+        s->attempts--, s->busy++;
+        s->not_before = qk_now_ms() + (wait < BUSY_BACKOFF_MAX_MS ? wait : BUSY_BACKOFF_MAX_MS);
+        s->state = SH_PENDING;
+        return 0;
+    }
     if (s->attempts >= r->o.max_attempts) {
         /* The workers failed, not the request: a server answers 500 (504 for a timeout). */
         int code = e->code == QK_ETIMEOUT || e->code == QK_ECANCELED ? e->code : QK_EHTTP;
@@ -703,6 +717,11 @@ int qk_dist_run_job(qk_engine *e, const qk_dist_job *job, const qk_dist_coord_op
     }
     memset(&r, 0, sizeof r);
     r.e = e, r.job = job, r.st = st;
+    /* this run's counters start at 0; plan_ms, split and local are the caller's */
+    st->attempts = st->retries = st->backups = st->failures = st->spilled = 0;
+    st->partial_bytes = st->partial_rows = 0;
+    st->shard_ms_min = st->shard_ms_median = st->shard_ms_max = 0;
+    st->map_ms = st->reduce_ms = st->total_ms = 0;
     st->shards = job->nshards;
     st->workers = o->nworkers;
     if (!o->nworkers) return qk_errf(err, QK_EINVAL, "no workers to send map tasks to");

@@ -14,6 +14,9 @@
  *              max_attempts per shard, backups included); a SQL error in the map itself (a
  *              DuckDB Binder/Conversion/... exception) fails the query at once, as it would
  *              on one node
+ *   busy       a refusal before the task ran (HTTP 429/503: a worker at its --max-concurrency,
+ *              Lambda throttling) is not an attempt: the shard is resent after a backoff
+ *              (25 ms doubling to 1 s, at most 40 times), to whichever worker is free then
  *   stragglers once half the shards are done, a shard running longer than straggler_factor x
  *              the median shard time (and at least straggler_min_ms) gets a backup copy on
  *              another worker; the first valid answer wins and the other call is aborted

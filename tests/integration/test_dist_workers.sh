@@ -6,7 +6,8 @@
 #   3. spill: every partial through <lake>/_quack/partials/, cleaned up after
 #   4. faults: a worker killed mid-query; a hanging worker (faultproxy --delay-ms) where the
 #      backup copy wins; truncated answers (faultproxy --truncate-rate 1) retried elsewhere;
-#      every worker dead -> a clear error; the query's timeout
+#      every worker dead -> a clear error; the query's timeout; a busy worker (429) whose
+#      refusals are resent after a backoff, not counted as failed attempts
 #   5. a coordinator server: POST /query with "distributed": true (same records, stats,
 #      X-Quack-Shards), and a server without workers refusing it
 #   6. the Lambda transport through tests/tools/lambda_emu with 2 runtimes
@@ -181,6 +182,17 @@ dist "$SLOW" --workers "$ALL" --timeout 0.3
 rc=$?
 qk_eq "timeout: exit 1" "$rc" 1
 qk_check "timeout: says so" grep -qi "timeout" "$QK_TMP/dist.err"
+
+# A worker at its --max-concurrency answers 429: the shard waits and goes again, it is not a
+# failed attempt (20 tasks in flight against one slot used to fail in milliseconds).
+qk_start_server --max-concurrency 1 --threads 1 || exit 1
+dist "$SPLIT_SQL" --workers "$QK_URL" --shard-size 1 --parallel 20
+rc=$?
+single "$SPLIT_SQL"
+qk_eq "busy: a worker with one slot and 20 tasks in flight: the query succeeds" "$rc" 0
+qk_check "busy: the result is correct" same "$QK_TMP/single" "$QK_TMP/dist"
+qk_check "busy: the worker did refuse (429) and the shards were resent" \
+  grep -q "too many queries in flight" "$QK_TMP/dist.err"
 
 # ---- 5. a coordinator server ---------------------------------------------------------------------
 qk_start_server --workers "$ALL" --shard-size "$SHARD" || exit 1

@@ -317,10 +317,11 @@ static int probe_call(qk_buf *b, const char *probe, const char *pattern, const p
         if (!rc) rc = qk_buf_adds(b, "'");
     }
     if (!rc)
-        rc = qk_buf_adds(b, pattern ? ", hive_partitioning=true, header=false, "
-                                      "columns={'_qk_probe': 'VARCHAR'}, filename=true, auto_detect=false)"
-                                    : "], hive_partitioning=true, header=false, "
-                                      "columns={'_qk_probe': 'VARCHAR'}, filename=true, auto_detect=false)");
+        rc = qk_buf_adds(
+            b, pattern ? ", hive_partitioning=true, header=false, "
+                         "columns={'_qk_probe': 'VARCHAR'}, filename=true, auto_detect=false)"
+                       : "], hive_partitioning=true, header=false, "
+                         "columns={'_qk_probe': 'VARCHAR'}, filename=true, auto_detect=false)");
     return rc;
 }
 

@@ -853,13 +853,22 @@ static int resolve_and_run(qk_engine *e, const char *sql, bool names, const qk_q
 int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
                   qk_err *err)
 {
-    if (qk_lake_is_copy_to_s3(sql)) return qk_lake_copy(e, sql, o, out, err);
     qk_lake_ctx c;
     qk_err first;
     qk_query_opts probe;
-    char kw[16], *local = NULL;
+    char kw[16], *local = NULL, *caret = NULL;
     int rc;
     *out = NULL;
+    if ((rc = qk_lake_caret_rewrite(sql, &caret, err))) {
+        qk_engine_note_answered(e, rc);
+        return rc;
+    }
+    if (caret) {
+        rc = qk_lake_query(e, caret, o, out, err);
+        free(caret);
+        return rc;
+    }
+    if (qk_lake_is_copy_to_s3(sql)) return qk_lake_copy(e, sql, o, out, err);
     first_keyword(sql, kw, sizeof kw);
     if (strstr(sql, "s3://") || !strcmp(kw, "DESC") || has_word(sql, "SHOW") ||
         has_word(sql, "DESCRIBE") || has_word(sql, "SUMMARIZE")) {

@@ -96,13 +96,18 @@ bool qk_lake_volatile_fn(const char *f);
 int qk_lake_pin_hive(qk_engine *e, duckdb_connection con, json_t *fn, const char *mark,
                      const qk_obj_list *files);
 
+/* The seeds' `=(^)name` spelling (caret.c): *out (caller frees) is sql with every `=(^)` outside
+ * strings and comments removed before its table name, `=(^)quack` becoming a small random
+ * frame; *out is NULL when there is none. QK_EPARSE when `=(^)` is not followed by a name. */
+int qk_lake_caret_rewrite(const char *sql, char **out, qk_err *err);
+
 /*
  * What the CLI and the server call for every statement; same contract as qk_engine_query.
  * SQL with "s3://" and SHOW / DESCRIBE / SUMMARIZE statements are resolved first (paths and
  * table names). Anything else runs as it is, and only when DuckDB answers that a table,
  * schema or catalog "does not exist" are the lake's table names bound and the statement run
  * again, so a query without lake names costs nothing extra and DuckDB's own catalog always
- * wins. Every statement counts once towards warm.
+ * wins. Every statement counts once towards warm. The seeds' `=(^)name` is rewritten first.
  */
 int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
                   qk_err *err);

@@ -6,7 +6,7 @@
 # from the JSON commits with python, independently of quack's reader):
 #   - FROM name (latest), FROM name AT (VERSION => n), AT (TIMESTAMP => t) with mtimes set here
 #   - partition values from the log, typed per the schema; a NULL partition; "A/A" decoded once
-#   - DESCRIBE and SHOW TABLES
+#   - DESCRIBE and SHOW TABLES; the seeds' =(^)name spelling and the =(^)quack probe
 #   - refusals: deletion vectors and column mapping name the feature; a version that does not
 #     exist, a timestamp before the first commit, a NULL or negative version; AT on a Parquet
 #     table; a vacuumed data file is an error, not a partial answer
@@ -74,6 +74,15 @@ qk_check "SHOW TABLES lists the Delta tables" grep -qx 'db.parts' <(q "SHOW TABL
 qk_eq "a join of two versions of one table" \
   "$(q "SELECT count(*) FROM simple a AT (VERSION => 4) JOIN simple b AT (VERSION => 3) USING (id)" | tail -1)" \
   "$(comm -12 <(plain "$L/simple" 4 id) <(plain "$L/simple" 3 id) | wc -l)"
+
+# ---- the seeds' =(^)name spelling: the same table; =(^)quack the responsiveness probe -------------
+qk_eq "=(^)simple == simple" "$(sorted "SELECT id FROM =(^)simple")" "$(sorted "SELECT id FROM simple")"
+qk_eq "=(^)db.parts AT (VERSION => 0) == db.parts at v0" \
+  "$(sorted "SELECT * FROM =(^)db.parts AT (VERSION => 0)")" "$(sorted "SELECT * FROM db.parts AT (VERSION => 0)")"
+qk_eq "=(^)quack: 10 rows of random values in [0, 1)" \
+  "$(q "SELECT count(*), count(DISTINCT id), bool_and(value >= 0 AND value < 1) FROM =(^)quack" | tail -1)" "10,10,true"
+q "SELECT * FROM =(^) simple" >/dev/null
+qk_check "=(^) without a name: a parse error" grep -q "must be followed by a table name" "$QK_TMP/err"
 
 # ---- time travel by timestamp: commit times are the commit files' mtimes ---------------------------
 for v in 0 1 2 3 4; do touch -d "2024-01-0$((v + 1)) 12:00:00 UTC" "$L/simple/_delta_log/$(printf %020d $v).json"; done

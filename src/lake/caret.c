@@ -13,6 +13,7 @@
  * on each call. The rewrite touches nothing else; a query with no `=(^)` outside strings and
  * comments is not rewritten at all (*out stays NULL).
  */
+#include "lake/lake_int.h"
 #include "lake/resolve.h"
 
 #include <ctype.h>
@@ -23,9 +24,7 @@
 #define CARET "=(^)"
 #define PROBE "(SELECT i AS id, random() AS value FROM range(10) t(i))"
 
-/* Past a '...' string, a "..." identifier (doubled quotes inside), a comment or a dollar
- * string that starts at p; p itself when none does. */
-static const char *skip_quoted(const char *p)
+const char *qk_lake_sql_skip(const char *p)
 {
     if (*p == '\'' || *p == '"') {
         char q = *p++;
@@ -62,7 +61,7 @@ static size_t name_len(const char *p)
     const char *s = p;
     for (;;) {
         if (*p == '"') {
-            const char *e = skip_quoted(p);
+            const char *e = qk_lake_sql_skip(p);
             if (e == p + 1 || e[-1] != '"') return 0;
             p = e;
         } else if (isalpha((unsigned char)*p) || *p == '_') {
@@ -86,7 +85,7 @@ int qk_lake_caret_rewrite(const char *sql, char **out, qk_err *err)
     if (!strstr(sql, CARET)) return 0;
     qk_buf_init(&b, strlen(sql) + 4096);
     while (*p && !rc) {
-        const char *q = skip_quoted(p);
+        const char *q = qk_lake_sql_skip(p);
         size_t n;
         if (q != p) {
             p = q;

@@ -56,4 +56,11 @@ bool qk_lake_key_is_path(const char *key);
  * segment, "**" spans segments)? resolve.c. */
 bool qk_lake_glob_match(const char *pattern, const char *key);
 
+/* SQL text (caret.c): past a '...' string, a "..." identifier (doubled quotes inside), a comment
+ * or a $tag$ string that starts at p; p itself when none does (the end of text when one is not
+ * closed). */
+const char *qk_lake_sql_skip(const char *p);
+/* CREATE ... AS <query> (ctas.c): the offset where <query> starts, or 0 when sql is not that. */
+size_t qk_lake_ctas_split(duckdb_connection con, const char *mark, const char *sql);
+
 #endif

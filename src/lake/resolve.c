@@ -835,6 +835,43 @@ static bool has_word(const char *sql, const char *word)
     return false;
 }
 
+/* CREATE ... AS <query> whose query names lake tables (ctas.c): bind the query part, run the
+ * statement with it. DuckDB's first error stands when the statement is not that shape or names
+ * no lake table. */
+static int run_ctas(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
+                    const qk_err *first, qk_err *err)
+{
+    duckdb_connection con = NULL;
+    qk_lake_ctx c;
+    char mark[48], *local = NULL, *full = NULL;
+    size_t at = 0;
+    int rc;
+    if (duckdb_connect(qk_engine_db(e), &con) == DuckDBError)
+        return qk_errf(err, QK_EINTERNAL, "cannot open a DuckDB connection");
+    qk_uuid4(mark);
+    memcpy(mark + 36, ":big:", 6);
+    at = qk_lake_ctas_split(con, mark, sql);
+    duckdb_disconnect(&con);
+    qk_lake_ctx_init(&c, e);
+    c.names = true;
+    c.opts = o;
+    rc = at ? qk_lake_resolve(&c, sql + at, &local, err) : QK_ESQL;
+    if ((rc && !at) || (!rc && c.tables == 0)) {
+        rc = QK_ESQL;
+        qk_engine_note_answered(e, rc);
+        *err = *first;
+    } else if (!rc) {
+        if (asprintf(&full, "%.*s %s", (int)at, sql, local) < 0)
+            rc = qk_errf(err, QK_ENOMEM, "out of memory");
+        else
+            rc = qk_engine_query(e, full, o, out, err);
+    }
+    free(full);
+    free(local);
+    qk_lake_ctx_free(&c);
+    return rc;
+}
+
 /* Resolve sql (paths, and table names when names) and run it. */
 static int resolve_and_run(qk_engine *e, const char *sql, bool names, const qk_query_opts *o,
                            qk_result **out, qk_lake_ctx *c, qk_err *err)
@@ -895,6 +932,10 @@ int qk_lake_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_resu
     c.names = true;
     c.opts = o;
     rc = qk_lake_resolve(&c, sql, &local, err);
+    if (rc && !c.parsed && !strcmp(kw, "CREATE")) {
+        qk_lake_ctx_free(&c);
+        return run_ctas(e, sql, o, out, &first, err);
+    }
     if ((rc && !c.parsed) || (!rc && c.tables == 0)) {
         /* not a SELECT we can bind, or no lake table: DuckDB's own error stands, answered */
         rc = QK_ESQL;

@@ -7,6 +7,7 @@
 #   - FROM name (latest), FROM name AT (VERSION => n), AT (TIMESTAMP => t) with mtimes set here
 #   - partition values from the log, typed per the schema; a NULL partition; "A/A" decoded once
 #   - DESCRIBE and SHOW TABLES; the seeds' =(^)name spelling and the =(^)quack probe
+#   - CREATE TABLE ... AS SELECT over lake tables (a session table on a server)
 #   - refusals: deletion vectors and column mapping name the feature; a version that does not
 #     exist, a timestamp before the first commit, a NULL or negative version; AT on a Parquet
 #     table; a vacuumed data file is an error, not a partial answer
@@ -83,6 +84,26 @@ qk_eq "=(^)quack: 10 rows of random values in [0, 1)" \
   "$(q "SELECT count(*), count(DISTINCT id), bool_and(value >= 0 AND value < 1) FROM =(^)quack" | tail -1)" "10,10,true"
 q "SELECT * FROM =(^) simple" >/dev/null
 qk_check "=(^) without a name: a parse error" grep -q "must be followed by a table name" "$QK_TMP/err"
+
+# ---- CREATE ... AS with lake names: the query part is bound; a server keeps the session table ------
+qk_eq "CREATE TABLE AS SELECT FROM =(^)name: the row count" \
+  "$(q "CREATE TABLE t AS SELECT * FROM =(^)simple" | tail -1)" "$(q "SELECT count(*) FROM simple" | tail -1)"
+qk_eq "CREATE OR REPLACE TEMP TABLE \"AS\" AS (... AT (VERSION => 0) ...)" \
+  "$(q "CREATE OR REPLACE TEMP TABLE \"AS\" AS (SELECT id FROM simple AT (VERSION => 0) WHERE id > 1)" | tail -1)" \
+  "$(q "SELECT count(*) FROM simple AT (VERSION => 0) WHERE id > 1" | tail -1)"
+qk_eq "CREATE TABLE AS WITH ... (a CTE over a lake table)" \
+  "$(q "CREATE TABLE t2 AS WITH x AS (SELECT * FROM db.parts) SELECT year, count(*) AS n FROM x GROUP BY 1" | tail -1)" 2
+q "CREATE TABLE t3 AS SELECT * FROM nosuch" >/dev/null
+qk_check "CREATE TABLE AS over an unknown table: DuckDB's catalog error" grep -q "Table with name nosuch does not exist" "$QK_TMP/err"
+QK_LAKE=$L
+if qk_start_server; then
+  qk_post /query '{"sql":"CREATE TABLE climate_copy AS SELECT * FROM =(^)db.parts"}' >/dev/null
+  st=$(qk_post /query '{"sql":"SELECT count(*) AS n FROM climate_copy"}')
+  qk_eq "serve: the session table made from a Delta table is there for the next request" \
+    "$st $(qk_json "$QK_BODY" 'j["records"][0]["n"]')" "200 7"
+else
+  qk_not_ok "serve: session table" "the server did not start"
+fi
 
 # ---- time travel by timestamp: commit times are the commit files' mtimes ---------------------------
 for v in 0 1 2 3 4; do touch -d "2024-01-0$((v + 1)) 12:00:00 UTC" "$L/simple/_delta_log/$(printf %020d $v).json"; done

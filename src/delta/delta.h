@@ -150,11 +150,13 @@ int qk_delta_type_of(json_t *spark_type, qk_buf *duckdb_type, qk_err *err);
 
 /*
  * Check that every active file of snap exists under the table (one listing of table_prefix,
- * not a request per file). QK_ENOTFOUND names the first missing file: a data file removed by
+ * not a request per file). known (may be NULL): a listing the caller already has (keys relative
+ * to the store root, sorted, such as the catalog's lookup of the table); when it holds every
+ * file nothing is listed. QK_ENOTFOUND names the first missing file: a data file removed by
  * VACUUM while an old version still references it. Run before a scan to fail cleanly instead
  * of mid-query.
  */
 int qk_delta_check_files(qk_store *s, const char *table_prefix, const qk_delta_snapshot *snap,
-                         qk_err *err);
+                         const qk_obj_list *known, qk_err *err);
 
 #endif

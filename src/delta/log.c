@@ -438,8 +438,21 @@ static int cmp_key(const void *k, const void *e)
     return strcmp(k, ((const qk_obj_entry *)e)->key);
 }
 
+/* Is every active file of snap (keys prefix + path) in list (sorted)? If not, key is the first
+ * missing one and its index is returned; -1 when all are there. */
+static long first_missing(const char *prefix, const qk_delta_snapshot *snap,
+                          const qk_obj_list *list, char *key, size_t cap)
+{
+    for (size_t i = 0; i < snap->nfiles; i++) {
+        if (snap->files[i].absolute) continue;
+        snprintf(key, cap, "%s%s", prefix, snap->files[i].path);
+        if (!list->n || !bsearch(key, list->v, list->n, sizeof *list->v, cmp_key)) return (long)i;
+    }
+    return -1;
+}
+
 int qk_delta_check_files(qk_store *s, const char *table_prefix, const qk_delta_snapshot *snap,
-                         qk_err *err)
+                         const qk_obj_list *known, qk_err *err)
 {
     qk_obj_list list = {0};
     char prefix[QK_STORE_KEY_MAX + 1], key[QK_STORE_KEY_MAX + 1];
@@ -447,15 +460,13 @@ int qk_delta_check_files(qk_store *s, const char *table_prefix, const qk_delta_s
     int rc;
     snprintf(prefix, sizeof prefix, "%s%s", tl ? table_prefix : "",
              tl && table_prefix[tl - 1] != '/' ? "/" : "");
+    /* the caller's listing settles it when it has every file; a miss is checked afresh */
+    if (known && first_missing(prefix, snap, known, key, sizeof key) < 0) return 0;
     if ((rc = qk_store_list_collect(s, prefix, &list, err))) goto out;
-    for (size_t i = 0; !rc && i < snap->nfiles; i++) {
-        if (snap->files[i].absolute) continue;
-        snprintf(key, sizeof key, "%s%s", prefix, snap->files[i].path);
-        if (!list.n || !bsearch(key, list.v, list.n, sizeof *list.v, cmp_key))
-            rc = qk_errf(err, QK_ENOTFOUND,
-                         "data file %s of version %lld is missing (removed by VACUUM?)", key,
-                         (long long)snap->version);
-    }
+    if (first_missing(prefix, snap, &list, key, sizeof key) >= 0)
+        rc = qk_errf(err, QK_ENOTFOUND,
+                     "data file %s of version %lld is missing (removed by VACUUM?)", key,
+                     (long long)snap->version);
 out:
     qk_obj_list_free(&list);
     return rc;

@@ -213,7 +213,7 @@ static int delta_sql(names_state *ns, const qk_lake_table *t, json_t *at, qk_buf
     int rc = 0;
     if (at && !json_is_null(at)) rc = at_value(ns, at, &when, err);
     if (!rc) rc = qk_delta_snapshot_load(ns->engine, ns->lake, t->path, &when, &snap, err);
-    if (!rc) rc = qk_delta_check_files(ns->lake, t->path, snap, err);
+    if (!rc) rc = qk_delta_check_files(ns->lake, t->path, snap, &t->objects, err);
     if (rc) {
         qk_err_prefix(err, t->name);
         goto out;

@@ -182,6 +182,13 @@ qk_eq "named file table, cold: 1 LIST, 0 HEAD, 1 GET" "$(delta "$c0")" "1 0 1"
 c0=$(counts)
 wq "SELECT count(*) FROM read_parquet('$S/dataset/taxi_2019_04.parquet')"
 qk_eq "the same file by path, warm: 1 HEAD (ETag check), no LIST, no GET" "$(delta "$c0")" "0 1 0"
+# A Delta table: the lookup's LIST (its data files) and the log's LIST; the lookup's listing
+# also proves the data files are there (no third LIST); GETs: 5 commits + the 5 active files.
+"$Q" lake put "$QUACK_SRC/tests/fixtures/delta-rs/simple_table" "$S/deltas/simple" --quiet >/dev/null 2>&1 ||
+  qk_not_ok "upload a Delta table"
+c0=$(counts)
+wq "SELECT count(*) FROM deltas.simple"
+qk_eq "named Delta table, cold: 2 LIST, 0 HEAD, 5 + 5 GET" "$(delta "$c0") $(tail -1 "$QK_TMP/out" | tr -d '\r')" "2 0 10 3"
 qk_fp_stop
 
 # ---- --timeout holds while objects are being fetched: every response through the proxy is

@@ -679,9 +679,16 @@ static void test_missing_data_file_is_a_clear_error(void **state)
     (void)state;
     copy_table("delta-0.8.0", "t_vacuumed");
     snap = load_ok("t_vacuumed", QK_DELTA_AT_VERSION, 0);
-    assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, &err), 0);
+    qk_obj_list listed = {0}, none = {0};
+    assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, NULL, &err), 0);
+    /* a caller's listing that has every file settles it; one that lacks some is checked afresh */
+    assert_int_equal(qk_store_list_collect(lake, "t_vacuumed/", &listed, &err), 0);
+    assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, &listed, &err), 0);
+    assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, &none, &err), 0);
+    qk_obj_list_free(&listed);
     assert_int_equal(sh("rm '%s/t_vacuumed/%s'", lake_dir, snap->files[0].path), 0);
-    assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, &err), QK_ENOTFOUND);
+    assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, NULL, &err), QK_ENOTFOUND);
+    assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, &none, &err), QK_ENOTFOUND);
     assert_non_null(strstr(err.msg, snap->files[0].path));
     assert_non_null(strstr(err.msg, "version 0"));
     /* and the scan fails rather than returning the other files' rows */

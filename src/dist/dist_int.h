@@ -3,6 +3,7 @@
  * dist_int.h: shared between the dist module's own files (worker.c, coord.c, transport.c,
  * lambda_invoke.c, util.c); not for other modules.
  *
+ *   plan_sql.c       a plan's shards and SQL templates: the markers filled in, the Parquet casts
  *   plan_join.c      which joins the planner may split (the sharded table's path through them)
  *   plan_types.c     CSV/JSON column types sniffed as the whole query sniffs them, for every shard
  *   util.c           small DuckDB helpers (DESCRIBE a query, one integer cell) and the rules for
@@ -23,6 +24,21 @@
 #include "dist/transport.h"
 #include "engine/engine.h"
 #include "store/store.h"
+
+/* ---- plan_sql.c -------------------------------------------------------------------------------
+ */
+
+#define QK_DIST_SHARD_MARK "__qk_shard_files__"      /* in map templates: the shard's files */
+#define QK_DIST_PARTIALS_MARK "__qk_partial_files__" /* in reduce templates: the partials */
+#define QK_DIST_PLAN_SQL_MAX ((size_t)64 << 20)      /* longest SQL the planner builds */
+
+/* Group files, in order, into p's shards of about o->shard_bytes (at most o->max_shards). */
+void qk_dist_plan_shard(qk_dist_plan *p, const qk_obj_list *files, const qk_dist_plan_opts *o);
+/* tmpl with the shard marker replaced by a list of the one file (caller frees). */
+char *qk_dist_with_one_file(const char *tmpl, const char *file);
+/* Record the map's columns (cols: [{"name","type"}]) as p's partial columns and wrap both
+ * templates for the trip through Parquet (columns Parquet would change travel as VARCHAR). */
+int qk_dist_plan_set_partials(qk_dist_plan *p, json_t *cols);
 
 /* ---- plan_join.c ------------------------------------------------------------------------------
  */

@@ -18,6 +18,7 @@
  *    - other queries: map = the query without ORDER BY/LIMIT (top-k pushed when there is a
  *      LIMIT: ORDER BY ... LIMIT n+m), reduce = SELECT [DISTINCT] * over the partials with the
  *      ORDER BY, LIMIT and OFFSET.
+ *    (plan_sql.c fills the templates in and wraps them for the trip through Parquet.)
  * 5. Check with DuckDB on one file: DESCRIBE the original query and the map; run the map with
  *    LIMIT 0 into a probe Parquet and DESCRIBE the reduce over it: the reduce must give the
  *    original's column names and types exactly, or the query runs unsplit.
@@ -35,12 +36,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#define SHARD_MARK "__qk_shard_files__"
-#define PARTIALS_MARK "__qk_partial_files__"
 #define MAX_AGGS 64
 #define MAX_KEYS 64
 #define MAX_JOIN_INPUTS 16
-#define SQL_MAX ((size_t)64 << 20)
+#define SQL_MAX QK_DIST_PLAN_SQL_MAX
 
 /* How one decomposable aggregate splits. SPLIT_ONE: one partial column "__a<i>" = map_fn(arg)
  * per shard, combined by reduce_fn (count's sums start at 0: a count is never NULL). SPLIT_AVG:
@@ -832,116 +831,6 @@ static int pick_source(pstate *ps, const qk_dist_plan_opts *o, json_t *from, jso
     return rc;
 }
 
-static void free_shards(qk_dist_plan *p)
-{
-    for (size_t i = 0; i < p->nshards; i++) {
-        for (size_t j = 0; j < p->shards[i].nfiles; j++)
-            free(p->shards[i].files[j]);
-        free(p->shards[i].files);
-    }
-    free(p->shards);
-    p->shards = NULL;
-    p->nshards = 0;
-}
-
-static void make_shards(qk_dist_plan *p, const qk_obj_list *files, const qk_dist_plan_opts *o)
-{
-    uint64_t target = o && o->shard_bytes ? o->shard_bytes : QK_DIST_DEFAULT_SHARD_BYTES;
-    size_t maxs = o && o->max_shards ? o->max_shards : SIZE_MAX;
-    for (size_t i = 0; i < files->n; i++)
-        p->total_bytes += files->v[i].size;
-    if (maxs != SIZE_MAX && p->total_bytes / maxs > target) target = p->total_bytes / maxs + 1;
-    p->shards = calloc(files->n ? files->n : 1, sizeof *p->shards);
-    if (!p->shards) abort();
-    for (size_t i = 0; i < files->n; i++) {
-        qk_dist_shard *s = p->nshards ? &p->shards[p->nshards - 1] : NULL;
-        /* a new shard when the last one has bytes and this file would take it past the target */
-        if (!s || (s->bytes > 0 && s->bytes + files->v[i].size > target))
-            s = &p->shards[p->nshards++];
-        s->files = realloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-        if (!s->files) abort();
-        s->files[s->nfiles++] = qk_xstrdup(files->v[i].key);
-        s->bytes += files->v[i].size;
-    }
-}
-
-/* Append the SQL list literal of a shard's files. */
-static int add_file_list(qk_buf *b, char *const *files, size_t n)
-{
-    int rc = qk_buf_addc(b, '[');
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (i) rc = qk_buf_addc(b, ',');
-        if (!rc) rc = qk_sql_add_literal(b, files[i]);
-    }
-    return rc ? rc : qk_buf_addc(b, ']');
-}
-
-static char *replace_mark(const char *tmpl, const char *mark, const char *with)
-{
-    qk_buf b;
-    const char *hit;
-    char q[64];
-    snprintf(q, sizeof q, "'%s'", mark);
-    qk_buf_init(&b, SQL_MAX);
-    while ((hit = strstr(tmpl, q)) != NULL) {
-        qk_buf_add(&b, tmpl, (size_t)(hit - tmpl));
-        qk_buf_adds(&b, with);
-        tmpl = hit + strlen(q);
-    }
-    qk_buf_adds(&b, tmpl);
-    return qk_buf_detach(&b, NULL);
-}
-
-/* tmpl with the shard marker replaced by a list of the one file (the planner's checks). */
-static char *with_one_file(const char *tmpl, const char *file)
-{
-    qk_buf b;
-    char *out;
-    qk_buf_init(&b, SQL_MAX);
-    add_file_list(&b, (char *const *)&file, 1);
-    out = replace_mark(tmpl, SHARD_MARK, qk_buf_cstr(&b));
-    qk_buf_free(&b);
-    return out;
-}
-
-int qk_dist_map_sql(const qk_dist_plan *p, size_t shard, char **out, qk_err *err)
-{
-    qk_buf b;
-    *out = NULL;
-    if (!p->split || shard >= p->nshards) return qk_errf(err, QK_EINVAL, "no shard %zu", shard);
-    qk_buf_init(&b, SQL_MAX);
-    if (add_file_list(&b, p->shards[shard].files, p->shards[shard].nfiles)) {
-        qk_buf_free(&b);
-        return qk_errf(err, QK_ETOOBIG, "shard %zu: file list too long", shard);
-    }
-    *out = replace_mark(p->map_template, SHARD_MARK, qk_buf_cstr(&b));
-    qk_buf_free(&b);
-    return 0;
-}
-
-int qk_dist_reduce_sql(const qk_dist_plan *p, const char *const *files, size_t n, char **out,
-                       qk_err *err)
-{
-    qk_buf b;
-    *out = NULL;
-    if (!p->split) return qk_errf(err, QK_EINVAL, "the plan is not split");
-    qk_buf_init(&b, SQL_MAX);
-    if (add_file_list(&b, (char *const *)files, n)) {
-        qk_buf_free(&b);
-        return qk_errf(err, QK_ETOOBIG, "partial file list too long");
-    }
-    *out = replace_mark(p->reduce_template, PARTIALS_MARK, qk_buf_cstr(&b));
-    qk_buf_free(&b);
-    return 0;
-}
-
-/* Column names and types of DESCRIBE sql (through the lake layer). */
-/* Types that come back from Parquet exactly (the rest travel as VARCHAR). */
-static bool parquet_exact(const char *t)
-{
-    return !qk_dist_type_widens(t) && !strstr(t, "TIME WITH TIME ZONE") && !strstr(t, "MAP");
-}
-
 /* The 1-based position of the select list item an ORDER BY expression names: the same
  * expression, or a bare name that is an item's alias (DuckDB binds ORDER BY names to aliases
  * first) or an unaliased column. 0 when none. */
@@ -980,6 +869,245 @@ static int limit_sql(pstate *ps, const mods *m, char **lim, char **off, qk_err *
 }
 
 /* The map and reduce templates. orig: the original query's columns ({name, type}). */
+/* What build's two halves share: the query's parts, rendered, and the SQL being built. */
+typedef struct parts {
+    json_t *node, *sel, *having, *orig, *aliases;
+    mods m;
+    const char *from_sql, *where_sql, *lim, *off;
+    qk_buf *map, *red;
+} parts;
+
+/* Aggregate queries: map = GROUP BY keys + partial aggregates, reduce = their combine. */
+static int build_aggregate(pstate *ps, parts *q, qk_err *err)
+{
+    size_t i;
+    json_t *v;
+    int rc = 0;
+    json_t *groups = json_object_get(q->node, "group_expressions");
+    if (json_array_size(json_object_get(q->node, "group_sets")) > 1) {
+        return unsplit(ps, "GROUPING SETS, ROLLUP or CUBE"), 1;
+    }
+    if (q->m.distinct) {
+        return unsplit(ps, "SELECT DISTINCT with aggregates"), 1;
+    }
+    if (json_array_size(q->orig) != json_array_size(q->sel)) {
+        return unsplit(ps, "the select list expands (*, COLUMNS)"), 1;
+    }
+    if (!strcmp(jstr(q->node, "aggregate_handling"), "FORCE_AGGREGATES")) {
+        json_array_foreach(q->sel, i, v)
+        {
+            if (has_aggregate(ps, v)) continue;
+            if (ps->nkeys == MAX_KEYS) {
+                return unsplit(ps, "too many GROUP BY keys"), 1;
+            }
+            ps->keys[ps->nkeys++] = v;
+        }
+    } else {
+        json_array_foreach(groups, i, v)
+        {
+            json_int_t pos;
+            json_t *g = v;
+            if (is_int_const(v, &pos)) {
+                if (pos < 1 || (size_t)pos > json_array_size(q->sel)) {
+                    return unsplit(ps, "GROUP BY position out of range"), 1;
+                }
+                g = json_array_get(q->sel, (size_t)pos - 1);
+            } else if (!strcmp(jstr(v, "class"), "COLUMN_REF") &&
+                       json_array_size(json_object_get(v, "column_names")) == 1) {
+                size_t a;
+                json_t *s;
+                const char *nm =
+                    json_string_value(json_array_get(json_object_get(v, "column_names"), 0));
+                json_array_foreach(q->sel, a, s)
+                {
+                    if (*jstr(s, "alias") && !strcasecmp(jstr(s, "alias"), nm) &&
+                        !same_expr(s, v)) {
+                        return unsplit(ps, "GROUP BY a select alias (write the expression)"), 1;
+                    }
+                }
+            }
+            if (has_aggregate(ps, g) || ps->nkeys == MAX_KEYS) {
+                return unsplit(ps, "an aggregate in GROUP BY, or too many keys"), 1;
+            }
+            ps->keys[ps->nkeys++] = g;
+        }
+    }
+    for (size_t k = 0; k < ps->nkeys; k++)
+        if ((rc = render_expr(ps, ps->keys[k], &ps->key_sql[k], err))) return rc;
+    if (!collect_aggs(ps, q->sel, err) ||
+        (q->having && !json_is_null(q->having) && !collect_aggs(ps, q->having, err)) ||
+        (q->m.orders && !collect_aggs(ps, q->m.orders, err))) {
+        rc = 1;
+        return rc;
+    }
+    /* map: keys, the DISTINCT argument, partials */
+    qk_buf_adds(q->map, "SELECT ");
+    for (size_t k = 0; k < ps->nkeys; k++)
+        qk_buf_printf(q->map, "%s%s AS \"__k%zu\"", k ? ", " : "", ps->key_sql[k], k);
+    if (ps->distinct_arg)
+        qk_buf_printf(q->map, "%s%s AS \"__d\"", ps->nkeys ? ", " : "", ps->distinct_arg);
+    if (!ps->nkeys && !ps->distinct_arg) qk_buf_adds(q->map, "count(*) AS \"__rows\"");
+    for (size_t a = 0; a < ps->naggs; a++)
+        if (map_partials(&ps->aggs[a], a, q->map)) {
+            rc = qk_errf(err, QK_ETOOBIG, "map query too long");
+            return rc;
+        }
+    qk_buf_printf(q->map, " FROM %s", q->from_sql);
+    if (q->where_sql) qk_buf_printf(q->map, " WHERE %s", q->where_sql);
+    if (ps->nkeys || ps->distinct_arg) {
+        qk_buf_adds(q->map, " GROUP BY ");
+        for (size_t k = 0; k < ps->nkeys; k++)
+            qk_buf_printf(q->map, "%s%s", k ? ", " : "", ps->key_sql[k]);
+        if (ps->distinct_arg)
+            qk_buf_printf(q->map, "%s%s", ps->nkeys ? ", " : "", ps->distinct_arg);
+    }
+    /* reduce: combines, cast to the original types, named as the original */
+    qk_buf_adds(q->red, "SELECT ");
+    json_array_foreach(q->sel, i, v)
+    {
+        json_t *r = reduce_expr(ps, v, NULL, err), *oc = json_array_get(q->orig, i);
+        char *s = NULL;
+        if (!r) {
+            rc = 1;
+            return rc;
+        }
+        rc = render_expr(ps, r, &s, err);
+        json_decref(r);
+        if (rc) return rc;
+        qk_buf_printf(q->red, "%sCAST(%s AS %s) AS ", i ? ", " : "", s, jstr(oc, "type"));
+        qk_dist_add_ident(q->red, jstr(oc, "name"));
+        free(s);
+    }
+    qk_buf_adds(q->red, " FROM __qk_partials");
+    if (ps->nkeys) {
+        qk_buf_adds(q->red, " GROUP BY ");
+        for (size_t k = 0; k < ps->nkeys; k++)
+            qk_buf_printf(q->red, "%s\"__k%zu\"", k ? ", " : "", k);
+    }
+    if (q->having && !json_is_null(q->having)) {
+        json_t *r = reduce_expr(ps, q->having, q->aliases, err);
+        char *s = NULL;
+        if (!r) {
+            rc = 1;
+            return rc;
+        }
+        rc = render_expr(ps, r, &s, err);
+        json_decref(r);
+        if (rc) return rc;
+        qk_buf_printf(q->red, " HAVING %s", s);
+        free(s);
+    }
+    if (q->m.orders && json_array_size(q->m.orders)) {
+        qk_buf_adds(q->red, " ORDER BY ");
+        json_array_foreach(q->m.orders, i, v)
+        {
+            json_t *ex = json_object_get(v, "expression"), *r;
+            json_int_t pos;
+            char *s = NULL, num[32];
+            if (is_int_const(ex, &pos)) {
+                snprintf(num, sizeof num, "%lld", (long long)pos);
+                add_order_item(q->red, i, num, v);
+                continue;
+            }
+            if (!(r = reduce_expr(ps, ex, q->aliases, err))) {
+                rc = 1;
+                return rc;
+            }
+            rc = render_expr(ps, r, &s, err);
+            json_decref(r);
+            if (rc) return rc;
+            add_order_item(q->red, i, s, v);
+            free(s);
+        }
+    }
+    return rc;
+}
+
+/* Filters and projections: the map is the query itself (top-k pushed), the reduce sorts and
+ * cuts; ORDER BY expressions that are not positions travel as hidden columns "__s<i>". */
+static int build_rows(pstate *ps, parts *q, qk_err *err)
+{
+    size_t i;
+    json_t *v;
+    char *sel_sql = NULL;
+    int rc = 0;
+    json_t *t = json_deep_copy(ps->tmpl), *tn;
+    qk_buf ord, hid;
+    json_array_foreach(q->sel, i, v)
+    {
+        if (has_class(v, "WINDOW") || has_class(v, "SUBQUERY")) {
+            json_decref(t);
+            return unsplit(ps, "a window function or subquery in the select list"), 1;
+        }
+    }
+    tn = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
+    json_object_set(tn, "select_list", q->sel);
+    rc = qk_lake_ast_render(ps->con, t, ps->mark, &sel_sql, err);
+    json_decref(t);
+    if (rc) return rc;
+    qk_buf_init(&ord, SQL_MAX);
+    qk_buf_init(&hid, SQL_MAX);
+    json_array_foreach(q->m.orders, i, v)
+    {
+        json_t *ex = json_object_get(v, "expression");
+        json_int_t pos;
+        char *s = NULL, name[32];
+        if (is_int_const(ex, &pos)) {
+            snprintf(name, sizeof name, "%lld", (long long)pos);
+            add_order_item(&ord, i, name, v);
+            continue;
+        }
+        if (q->m.distinct && (pos = select_position(q->sel, ex)) > 0) {
+            snprintf(name, sizeof name, "%lld", (long long)pos);
+            add_order_item(&ord, i, name, v);
+            continue;
+        }
+        if (q->m.distinct) {
+            rc = 1;
+            unsplit(ps, "SELECT DISTINCT with ORDER BY an expression not in the select list");
+            break;
+        }
+        if ((rc = render_expr(ps, ex, &s, err))) break;
+        snprintf(name, sizeof name, "\"__s%zu\"", i);
+        qk_buf_printf(&hid, ", %s AS %s", s, name);
+        add_order_item(&ord, i, name, v);
+        free(s);
+    }
+    if (rc) {
+        qk_buf_free(&ord);
+        qk_buf_free(&hid);
+        free(sel_sql);
+        return rc;
+    }
+    qk_buf_printf(q->map, "SELECT %s%s%s FROM %s", q->m.distinct ? "DISTINCT " : "", sel_sql + 7,
+                  qk_buf_cstr(&hid), q->from_sql);
+    if (q->where_sql) qk_buf_printf(q->map, " WHERE %s", q->where_sql);
+    if (q->lim && ord.len)
+        qk_buf_printf(q->map, " ORDER BY %s LIMIT (%s) + (%s)", qk_buf_cstr(&ord), q->lim,
+                      q->off ? q->off : "0");
+    else if (q->lim && !q->m.distinct)
+        qk_buf_printf(q->map, " LIMIT (%s) + (%s)", q->lim, q->off ? q->off : "0");
+    qk_buf_printf(q->red, "SELECT %s*", q->m.distinct ? "DISTINCT " : "");
+    if (hid.len) {
+        bool first = true;
+        qk_buf_adds(q->red, " EXCLUDE (");
+        json_array_foreach(q->m.orders, i, v)
+        {
+            json_int_t pos;
+            if (is_int_const(json_object_get(v, "expression"), &pos)) continue;
+            qk_buf_printf(q->red, "%s\"__s%zu\"", first ? "" : ", ", i);
+            first = false;
+        }
+        qk_buf_addc(q->red, ')');
+    }
+    qk_buf_adds(q->red, " FROM __qk_partials");
+    if (ord.len) qk_buf_printf(q->red, " ORDER BY %s", qk_buf_cstr(&ord));
+    qk_buf_free(&ord);
+    qk_buf_free(&hid);
+    free(sel_sql);
+    return rc;
+}
+
 static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *fn, json_t *arg0, json_t *orig,
                  qk_err *err)
 {
@@ -998,7 +1126,7 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *fn, json_t *
     qk_buf_init(&red, SQL_MAX);
     /* FROM with the marker in place of the files */
     {
-        json_t *saved = json_incref(arg0), *mk = parse_expr(ps, "'" SHARD_MARK "'", err);
+        json_t *saved = json_incref(arg0), *mk = parse_expr(ps, "'" QK_DIST_SHARD_MARK "'", err);
         json_t *t = json_deep_copy(ps->tmpl), *tn;
         if (!mk || !t) {
             json_decref(saved);
@@ -1032,237 +1160,11 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *fn, json_t *
     {
         json_array_append_new(aliases, json_string(jstr(v, "name")));
     }
-    if (aggq) {
-        json_t *groups = json_object_get(node, "group_expressions");
-        if (json_array_size(json_object_get(node, "group_sets")) > 1) {
-            rc = 1;
-            unsplit(ps, "GROUPING SETS, ROLLUP or CUBE");
-            goto out;
-        }
-        if (m.distinct) {
-            rc = 1;
-            unsplit(ps, "SELECT DISTINCT with aggregates");
-            goto out;
-        }
-        if (json_array_size(orig) != json_array_size(sel)) {
-            rc = 1;
-            unsplit(ps, "the select list expands (*, COLUMNS)");
-            goto out;
-        }
-        if (!strcmp(jstr(node, "aggregate_handling"), "FORCE_AGGREGATES")) {
-            json_array_foreach(sel, i, v)
-            {
-                if (has_aggregate(ps, v)) continue;
-                if (ps->nkeys == MAX_KEYS) {
-                    rc = 1;
-                    unsplit(ps, "too many GROUP BY keys");
-                    goto out;
-                }
-                ps->keys[ps->nkeys++] = v;
-            }
-        } else {
-            json_array_foreach(groups, i, v)
-            {
-                json_int_t pos;
-                json_t *g = v;
-                if (is_int_const(v, &pos)) {
-                    if (pos < 1 || (size_t)pos > json_array_size(sel)) {
-                        rc = 1;
-                        unsplit(ps, "GROUP BY position out of range");
-                        goto out;
-                    }
-                    g = json_array_get(sel, (size_t)pos - 1);
-                } else if (!strcmp(jstr(v, "class"), "COLUMN_REF") &&
-                           json_array_size(json_object_get(v, "column_names")) == 1) {
-                    size_t a;
-                    json_t *s;
-                    const char *nm =
-                        json_string_value(json_array_get(json_object_get(v, "column_names"), 0));
-                    json_array_foreach(sel, a, s)
-                    {
-                        if (*jstr(s, "alias") && !strcasecmp(jstr(s, "alias"), nm) &&
-                            !same_expr(s, v)) {
-                            rc = 1;
-                            unsplit(ps, "GROUP BY a select alias (write the expression)");
-                            goto out;
-                        }
-                    }
-                }
-                if (has_aggregate(ps, g) || ps->nkeys == MAX_KEYS) {
-                    rc = 1;
-                    unsplit(ps, "an aggregate in GROUP BY, or too many keys");
-                    goto out;
-                }
-                ps->keys[ps->nkeys++] = g;
-            }
-        }
-        for (size_t k = 0; k < ps->nkeys; k++)
-            if ((rc = render_expr(ps, ps->keys[k], &ps->key_sql[k], err))) goto out;
-        if (!collect_aggs(ps, sel, err) ||
-            (having && !json_is_null(having) && !collect_aggs(ps, having, err)) ||
-            (m.orders && !collect_aggs(ps, m.orders, err))) {
-            rc = 1;
-            goto out;
-        }
-        /* map: keys, the DISTINCT argument, partials */
-        qk_buf_adds(&map, "SELECT ");
-        for (size_t k = 0; k < ps->nkeys; k++)
-            qk_buf_printf(&map, "%s%s AS \"__k%zu\"", k ? ", " : "", ps->key_sql[k], k);
-        if (ps->distinct_arg)
-            qk_buf_printf(&map, "%s%s AS \"__d\"", ps->nkeys ? ", " : "", ps->distinct_arg);
-        if (!ps->nkeys && !ps->distinct_arg) qk_buf_adds(&map, "count(*) AS \"__rows\"");
-        for (size_t a = 0; a < ps->naggs; a++)
-            if (map_partials(&ps->aggs[a], a, &map)) {
-                rc = qk_errf(err, QK_ETOOBIG, "map query too long");
-                goto out;
-            }
-        qk_buf_printf(&map, " FROM %s", from_sql);
-        if (where_sql) qk_buf_printf(&map, " WHERE %s", where_sql);
-        if (ps->nkeys || ps->distinct_arg) {
-            qk_buf_adds(&map, " GROUP BY ");
-            for (size_t k = 0; k < ps->nkeys; k++)
-                qk_buf_printf(&map, "%s%s", k ? ", " : "", ps->key_sql[k]);
-            if (ps->distinct_arg)
-                qk_buf_printf(&map, "%s%s", ps->nkeys ? ", " : "", ps->distinct_arg);
-        }
-        /* reduce: combines, cast to the original types, named as the original */
-        qk_buf_adds(&red, "SELECT ");
-        json_array_foreach(sel, i, v)
-        {
-            json_t *r = reduce_expr(ps, v, NULL, err), *oc = json_array_get(orig, i);
-            char *s = NULL;
-            if (!r) {
-                rc = 1;
-                goto out;
-            }
-            rc = render_expr(ps, r, &s, err);
-            json_decref(r);
-            if (rc) goto out;
-            qk_buf_printf(&red, "%sCAST(%s AS %s) AS ", i ? ", " : "", s, jstr(oc, "type"));
-            qk_dist_add_ident(&red, jstr(oc, "name"));
-            free(s);
-        }
-        qk_buf_adds(&red, " FROM __qk_partials");
-        if (ps->nkeys) {
-            qk_buf_adds(&red, " GROUP BY ");
-            for (size_t k = 0; k < ps->nkeys; k++)
-                qk_buf_printf(&red, "%s\"__k%zu\"", k ? ", " : "", k);
-        }
-        if (having && !json_is_null(having)) {
-            json_t *r = reduce_expr(ps, having, aliases, err);
-            char *s = NULL;
-            if (!r) {
-                rc = 1;
-                goto out;
-            }
-            rc = render_expr(ps, r, &s, err);
-            json_decref(r);
-            if (rc) goto out;
-            qk_buf_printf(&red, " HAVING %s", s);
-            free(s);
-        }
-        if (m.orders && json_array_size(m.orders)) {
-            qk_buf_adds(&red, " ORDER BY ");
-            json_array_foreach(m.orders, i, v)
-            {
-                json_t *ex = json_object_get(v, "expression"), *r;
-                json_int_t pos;
-                char *s = NULL, num[32];
-                if (is_int_const(ex, &pos)) {
-                    snprintf(num, sizeof num, "%lld", (long long)pos);
-                    add_order_item(&red, i, num, v);
-                    continue;
-                }
-                if (!(r = reduce_expr(ps, ex, aliases, err))) {
-                    rc = 1;
-                    goto out;
-                }
-                rc = render_expr(ps, r, &s, err);
-                json_decref(r);
-                if (rc) goto out;
-                add_order_item(&red, i, s, v);
-                free(s);
-            }
-        }
-    } else {
-        /* filters and projections: the map is the query itself (top-k pushed), the reduce
-         * sorts and cuts; ORDER BY expressions that are not positions travel as hidden
-         * columns "__s<i>" */
-        json_t *t = json_deep_copy(ps->tmpl), *tn;
-        qk_buf ord, hid;
-        json_array_foreach(sel, i, v)
-        {
-            if (has_class(v, "WINDOW") || has_class(v, "SUBQUERY")) {
-                json_decref(t);
-                rc = 1;
-                unsplit(ps, "a window function or subquery in the select list");
-                goto out;
-            }
-        }
-        tn = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
-        json_object_set(tn, "select_list", sel);
-        rc = qk_lake_ast_render(ps->con, t, ps->mark, &tmp, err);
-        json_decref(t);
-        if (rc) goto out;
-        qk_buf_init(&ord, SQL_MAX);
-        qk_buf_init(&hid, SQL_MAX);
-        json_array_foreach(m.orders, i, v)
-        {
-            json_t *ex = json_object_get(v, "expression");
-            json_int_t pos;
-            char *s = NULL, name[32];
-            if (is_int_const(ex, &pos)) {
-                snprintf(name, sizeof name, "%lld", (long long)pos);
-                add_order_item(&ord, i, name, v);
-                continue;
-            }
-            if (m.distinct && (pos = select_position(sel, ex)) > 0) {
-                snprintf(name, sizeof name, "%lld", (long long)pos);
-                add_order_item(&ord, i, name, v);
-                continue;
-            }
-            if (m.distinct) {
-                rc = 1;
-                unsplit(ps, "SELECT DISTINCT with ORDER BY an expression not in the select list");
-                break;
-            }
-            if ((rc = render_expr(ps, ex, &s, err))) break;
-            snprintf(name, sizeof name, "\"__s%zu\"", i);
-            qk_buf_printf(&hid, ", %s AS %s", s, name);
-            add_order_item(&ord, i, name, v);
-            free(s);
-        }
-        if (rc) {
-            qk_buf_free(&ord);
-            qk_buf_free(&hid);
-            goto out;
-        }
-        qk_buf_printf(&map, "SELECT %s%s%s FROM %s", m.distinct ? "DISTINCT " : "", tmp + 7,
-                      qk_buf_cstr(&hid), from_sql);
-        if (where_sql) qk_buf_printf(&map, " WHERE %s", where_sql);
-        if (lim && ord.len)
-            qk_buf_printf(&map, " ORDER BY %s LIMIT (%s) + (%s)", qk_buf_cstr(&ord), lim,
-                          off ? off : "0");
-        else if (lim && !m.distinct)
-            qk_buf_printf(&map, " LIMIT (%s) + (%s)", lim, off ? off : "0");
-        qk_buf_printf(&red, "SELECT %s*", m.distinct ? "DISTINCT " : "");
-        if (hid.len) {
-            bool first = true;
-            qk_buf_adds(&red, " EXCLUDE (");
-            json_array_foreach(m.orders, i, v)
-            {
-                json_int_t pos;
-                if (is_int_const(json_object_get(v, "expression"), &pos)) continue;
-                qk_buf_printf(&red, "%s\"__s%zu\"", first ? "" : ", ", i);
-                first = false;
-            }
-            qk_buf_addc(&red, ')');
-        }
-        qk_buf_adds(&red, " FROM __qk_partials");
-        if (ord.len) qk_buf_printf(&red, " ORDER BY %s", qk_buf_cstr(&ord));
-        qk_buf_free(&ord);
-        qk_buf_free(&hid);
+    {
+        parts q = {node, sel, having, orig, aliases, m, from_sql, where_sql, lim, off, &map, &red};
+        rc = aggq ? build_aggregate(ps, &q, err) : build_rows(ps, &q, err);
     }
+    if (rc) goto out;
     if (lim) qk_buf_printf(&red, " LIMIT %s", lim);
     if (off) qk_buf_printf(&red, " OFFSET %s", off);
     p->map_template = qk_buf_detach(&map, NULL);
@@ -1279,72 +1181,6 @@ out:
     return rc;
 }
 
-/* Wrap the reduce core: partials (VARCHAR columns cast back) as the CTE __qk_partials. */
-static int wrap_reduce(qk_dist_plan *p, json_t *partial_cols)
-{
-    qk_buf b;
-    size_t i, nv = 0;
-    json_t *c;
-    qk_buf_init(&b, SQL_MAX);
-    qk_buf_adds(&b, "WITH __qk_partials AS (SELECT *");
-    json_array_foreach(partial_cols, i, c)
-    {
-        if (parquet_exact(jstr(c, "type"))) continue;
-        qk_buf_adds(&b, nv++ ? ", " : " REPLACE (");
-        qk_buf_adds(&b, "CAST(");
-        qk_dist_add_ident(&b, jstr(c, "name"));
-        qk_buf_printf(&b, " AS %s) AS ", jstr(c, "type"));
-        qk_dist_add_ident(&b, jstr(c, "name"));
-    }
-    if (nv) qk_buf_addc(&b, ')');
-    qk_buf_printf(&b, " FROM read_parquet('%s')) %s", PARTIALS_MARK, p->reduce_template);
-    free(p->reduce_template);
-    p->reduce_template = qk_buf_detach(&b, NULL);
-    return 0;
-}
-
-/* Map template with non-Parquet-exact columns as VARCHAR. */
-static void wrap_map(qk_dist_plan *p, json_t *partial_cols)
-{
-    qk_buf b;
-    size_t i, nv = 0;
-    json_t *c;
-    qk_buf_init(&b, SQL_MAX);
-    qk_buf_adds(&b, "SELECT *");
-    json_array_foreach(partial_cols, i, c)
-    {
-        if (parquet_exact(jstr(c, "type"))) continue;
-        qk_buf_adds(&b, nv++ ? ", " : " REPLACE (");
-        qk_buf_adds(&b, "CAST(");
-        qk_dist_add_ident(&b, jstr(c, "name"));
-        qk_buf_adds(&b, " AS VARCHAR) AS ");
-        qk_dist_add_ident(&b, jstr(c, "name"));
-    }
-    if (!nv) {
-        qk_buf_free(&b);
-        return;
-    }
-    qk_buf_printf(&b, ") FROM (%s)", p->map_template);
-    free(p->map_template);
-    p->map_template = qk_buf_detach(&b, NULL);
-}
-
-static int set_cols(qk_dist_plan *p, json_t *cols)
-{
-    size_t i;
-    json_t *c;
-    p->partial_cols = calloc(json_array_size(cols) + 1, sizeof *p->partial_cols);
-    if (!p->partial_cols) return QK_ENOMEM;
-    json_array_foreach(cols, i, c)
-    {
-        p->partial_cols[i].name = qk_xstrdup(jstr(c, "name"));
-        p->partial_cols[i].type = qk_xstrdup(jstr(c, "type"));
-        p->partial_cols[i].as_varchar = !parquet_exact(jstr(c, "type"));
-    }
-    p->npartial_cols = json_array_size(cols);
-    return 0;
-}
-
 /* Run the map on one file with LIMIT 0 into a probe Parquet, DESCRIBE the reduce over it and
  * compare with the original's columns. */
 static int check_reduce(pstate *ps, qk_dist_plan *p, const char *first_file, json_t *orig,
@@ -1356,7 +1192,7 @@ static int check_reduce(pstate *ps, qk_dist_plan *p, const char *first_file, jso
     int rc;
     qk_uuid4(id);
     if (asprintf(&probe, "%s/plan-%s.parquet", qk_engine_temp_dir(ps->e), id) < 0) return QK_ENOMEM;
-    map = with_one_file(p->map_template, first_file);
+    map = qk_dist_with_one_file(p->map_template, first_file);
     {
         /* no rows: only the partial's schema matters */
         char *empty = NULL;
@@ -1388,22 +1224,6 @@ static int check_reduce(pstate *ps, qk_dist_plan *p, const char *first_file, jso
     free(map);
     free(red);
     return rc;
-}
-
-void qk_dist_plan_free(qk_dist_plan *p)
-{
-    if (!p) return;
-    free_shards(p);
-    free(p->sql);
-    free(p->source);
-    free(p->map_template);
-    free(p->reduce_template);
-    for (size_t i = 0; i < p->npartial_cols; i++) {
-        free(p->partial_cols[i].name);
-        free(p->partial_cols[i].type);
-    }
-    free(p->partial_cols);
-    memset(p, 0, sizeof *p);
 }
 
 int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o, qk_dist_plan *out,
@@ -1491,16 +1311,16 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
             goto done;
         }
     }
-    make_shards(out, &files, o);
+    qk_dist_plan_shard(out, &files, o);
     /* the original's columns, bound on the first file */
     {
-        json_t *saved = json_incref(arg0), *mk = parse_expr(&ps, "'" SHARD_MARK "'", err);
+        json_t *saved = json_incref(arg0), *mk = parse_expr(&ps, "'" QK_DIST_SHARD_MARK "'", err);
         char *tsql = NULL;
         json_array_set_new(json_object_get(fn, "children"), 0, mk);
         rc = qk_lake_ast_render(ps.con, ps.ast, ps.mark, &tsql, err);
         json_array_set_new(json_object_get(fn, "children"), 0, saved);
         if (rc) goto out;
-        probe_sql = with_one_file(tsql, files.v[0].key);
+        probe_sql = qk_dist_with_one_file(tsql, files.v[0].key);
         free(tsql);
         if ((rc = qk_dist_describe_json(e, probe_sql, &orig, err))) {
             snprintf(ps.reason, sizeof ps.reason, "does not bind on one file: %.240s", err->msg);
@@ -1517,7 +1337,7 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     }
     /* the map's columns (types decide what travels as VARCHAR), then the reduce check */
     {
-        char *m0 = with_one_file(out->map_template, files.v[0].key);
+        char *m0 = qk_dist_with_one_file(out->map_template, files.v[0].key);
         out->split = true;
         rc = qk_dist_describe_json(e, m0, &mapcols, err);
         free(m0);
@@ -1527,9 +1347,7 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
             out->split = false;
             goto done;
         }
-        set_cols(out, mapcols);
-        wrap_map(out, mapcols);
-        wrap_reduce(out, mapcols);
+        if ((rc = qk_dist_plan_set_partials(out, mapcols))) goto out;
         if (check_reduce(&ps, out, files.v[0].key, orig, err)) {
             out->split = false;
             goto done;
@@ -1560,28 +1378,5 @@ out:
     qk_obj_list_free(&files);
     pstate_free(&ps);
     if (rc) qk_dist_plan_free(out);
-    return rc;
-}
-
-int qk_dist_explain(const qk_dist_plan *p, qk_buf *out)
-{
-    int rc = 0;
-    char *m0 = NULL;
-    qk_err e;
-    if (!p->split)
-        return qk_buf_printf(out,
-                             "not split: %s\nthe query runs whole on one worker (%.1f ms "
-                             "planning)\n",
-                             p->reason, p->plan_ms);
-    rc = qk_buf_printf(out, "split: %s, planned in %.1f ms\nsource: %s\n", p->reason, p->plan_ms,
-                       p->source ? p->source : "?");
-    for (size_t i = 0; i < p->nshards && !rc; i++)
-        rc = qk_buf_printf(out, "  shard %zu: %zu file%s, %.1f MiB (first: %s)\n", i,
-                           p->shards[i].nfiles, p->shards[i].nfiles == 1 ? "" : "s",
-                           (double)p->shards[i].bytes / 1048576.0, p->shards[i].files[0]);
-    if (!rc && qk_dist_map_sql(p, 0, &m0, &e) == 0)
-        rc = qk_buf_printf(out, "map SQL (shard 0):\n  %s\nreduce SQL:\n  %s\n", m0,
-                           p->reduce_template);
-    free(m0);
     return rc;
 }

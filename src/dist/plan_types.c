@@ -23,7 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define SQL_MAX ((size_t)64 << 20)
+#define SQL_MAX QK_DIST_PLAN_SQL_MAX
 
 static const char *jstr(json_t *o, const char *k)
 {

@@ -877,6 +877,17 @@ typedef struct parts {
     qk_buf *map, *red;
 } parts;
 
+/* reduce_expr of e, rendered (*out: caller frees); 1 when e cannot be rewritten (unsplit). */
+static int reduce_sql(pstate *ps, json_t *e, json_t *aliases, char **out, qk_err *err)
+{
+    json_t *r = reduce_expr(ps, e, aliases, err);
+    int rc;
+    if (!r) return 1;
+    rc = render_expr(ps, r, out, err);
+    json_decref(r);
+    return rc;
+}
+
 /* Aggregate queries: map = GROUP BY keys + partial aggregates, reduce = their combine. */
 static int build_aggregate(pstate *ps, parts *q, qk_err *err)
 {
@@ -965,15 +976,9 @@ static int build_aggregate(pstate *ps, parts *q, qk_err *err)
     qk_buf_adds(q->red, "SELECT ");
     json_array_foreach(q->sel, i, v)
     {
-        json_t *r = reduce_expr(ps, v, NULL, err), *oc = json_array_get(q->orig, i);
+        json_t *oc = json_array_get(q->orig, i);
         char *s = NULL;
-        if (!r) {
-            rc = 1;
-            return rc;
-        }
-        rc = render_expr(ps, r, &s, err);
-        json_decref(r);
-        if (rc) return rc;
+        if ((rc = reduce_sql(ps, v, NULL, &s, err))) return rc;
         qk_buf_printf(q->red, "%sCAST(%s AS %s) AS ", i ? ", " : "", s, jstr(oc, "type"));
         qk_dist_add_ident(q->red, jstr(oc, "name"));
         free(s);
@@ -985,15 +990,8 @@ static int build_aggregate(pstate *ps, parts *q, qk_err *err)
             qk_buf_printf(q->red, "%s\"__k%zu\"", k ? ", " : "", k);
     }
     if (q->having && !json_is_null(q->having)) {
-        json_t *r = reduce_expr(ps, q->having, q->aliases, err);
         char *s = NULL;
-        if (!r) {
-            rc = 1;
-            return rc;
-        }
-        rc = render_expr(ps, r, &s, err);
-        json_decref(r);
-        if (rc) return rc;
+        if ((rc = reduce_sql(ps, q->having, q->aliases, &s, err))) return rc;
         qk_buf_printf(q->red, " HAVING %s", s);
         free(s);
     }
@@ -1001,7 +999,7 @@ static int build_aggregate(pstate *ps, parts *q, qk_err *err)
         qk_buf_adds(q->red, " ORDER BY ");
         json_array_foreach(q->m.orders, i, v)
         {
-            json_t *ex = json_object_get(v, "expression"), *r;
+            json_t *ex = json_object_get(v, "expression");
             json_int_t pos;
             char *s = NULL, num[32];
             if (is_int_const(ex, &pos)) {
@@ -1009,13 +1007,7 @@ static int build_aggregate(pstate *ps, parts *q, qk_err *err)
                 add_order_item(q->red, i, num, v);
                 continue;
             }
-            if (!(r = reduce_expr(ps, ex, q->aliases, err))) {
-                rc = 1;
-                return rc;
-            }
-            rc = render_expr(ps, r, &s, err);
-            json_decref(r);
-            if (rc) return rc;
+            if ((rc = reduce_sql(ps, ex, q->aliases, &s, err))) return rc;
             add_order_item(q->red, i, s, v);
             free(s);
         }

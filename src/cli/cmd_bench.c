@@ -18,9 +18,9 @@
  *             --fanout size
  *   report    Markdown tables on stdout (stderr with --json -), progress on stderr, --json
  *
- * Spawned workers get their own process group and PR_SET_PDEATHSIG (so a killed bench takes
- * them along) and are stopped (SIGTERM, SIGKILL after 10 s) on every exit path. The one global
- * is stop_flag: SIGINT/SIGTERM set it, and every wait, the coordinator and the embedded
+ * Spawned workers (bench_proc.c) get their own process group and PR_SET_PDEATHSIG (so a killed
+ * bench takes them along) and are stopped (SIGTERM, SIGKILL after 10 s) on every exit path. The one
+ * global is stop_flag: SIGINT/SIGTERM set it, and every wait, the coordinator and the embedded
  * queries poll it as their cancel callback. Timing never fails the command; a disagreement
  * between results does (exit 1).
  */
@@ -28,23 +28,19 @@
 #include <dirent.h>
 #include <duckdb.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/bench_proc.h"
 #include "cli/cli.h"
 #include "dist/coord.h"
 #include "engine/encode.h"
@@ -55,11 +51,8 @@
 #endif
 
 #define MAX_RUNS 100
-#define MAX_FANOUT 16       /* sizes in --fanout */
-#define MAX_WORKERS 64      /* per fleet */
-#define MAX_DAYS 100000     /* day partitions read from a lake */
-#define SPAWN_WAIT_MS 30000 /* for a worker's port file */
-#define STOP_WAIT_MS 10000  /* SIGTERM -> SIGKILL */
+#define MAX_FANOUT 16   /* sizes in --fanout */
+#define MAX_DAYS 100000 /* day partitions read from a lake */
 #define QUERY_TIMEOUT_MS 600000
 #define CSV_MAX ((size_t)256 << 20)
 #define TARGET_EFFICIENCY 0.85
@@ -155,7 +148,7 @@ static void args_defaults(bench_args *a)
     a->parallel = 20;
     a->runs = 3;
     a->warmup = 1;
-    a->spawn = n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : n;
+    a->spawn = n < 1 ? 1 : n > QK_BENCH_MAX_WORKERS ? QK_BENCH_MAX_WORKERS : n;
     a->worker_threads = 1;
     a->nfanout = 4;
     for (size_t i = 0; i < 4; i++)
@@ -180,7 +173,8 @@ static int parse_fanout(const char *v, bench_args *a, qk_err *err)
             return qk_errf(err, QK_EINVAL, "--fanout: at most %d sizes", MAX_FANOUT);
         memcpy(item, p, n);
         item[n] = 0;
-        if (qk_parse_int64(item, 1, MAX_WORKERS, &a->fanout[a->nfanout++], "--fanout", err))
+        if (qk_parse_int64(item, 1, QK_BENCH_MAX_WORKERS, &a->fanout[a->nfanout++], "--fanout",
+                           err))
             return err->code;
         if (!comma) return 0;
         p = comma + 1;
@@ -200,7 +194,7 @@ static int parse_value(int opt, const char *v, bench_args *a, qk_err *err)
         return qk_parse_int64(v, 0, 10, &a->warmup, "--warmup", err);
     case OPT_SPAWN:
         a->spawn_given = true;
-        return qk_parse_int64(v, 1, MAX_WORKERS, &a->spawn, "--spawn", err);
+        return qk_parse_int64(v, 1, QK_BENCH_MAX_WORKERS, &a->spawn, "--spawn", err);
     case OPT_WORKER_THREADS:
         return qk_parse_int64(v, 1, 256, &a->worker_threads, "--worker-threads", err);
     case OPT_FANOUT:
@@ -261,24 +255,18 @@ static int stop_requested(void *ud)
     return stop_flag != 0;
 }
 
-/* A set of workers: spawned here (pids to stop) or given with --workers. */
-typedef struct fleet {
-    size_t n;
-    pid_t pids[MAX_WORKERS]; /* spawned workers not reaped yet; 0 = none */
-    qk_dist_workers w;
-    int threads; /* DuckDB threads per worker; 0 = unknown (--workers) */
-} fleet;
+typedef qk_bench_fleet fleet;
 
 typedef struct bench {
     bench_args a;
     char *lake;  /* absolute */
     char **days; /* "YYYY-MM-DD", sorted */
     size_t ndays;
-    size_t day_files; /* parquet files in the first --days days */
-    qk_engine *eng;   /* one thread per core: coordinator, reduce, embedded runs */
-    qk_engine *eng1;  /* one thread: the scaling baseline */
-    char tmp[1024];   /* worker port files and logs */
-    unsigned spawned; /* workers started so far (file names) */
+    size_t day_files;    /* parquet files in the first --days days */
+    qk_engine *eng;      /* one thread per core: coordinator, reduce, embedded runs */
+    qk_engine *eng1;     /* one thread: the scaling baseline */
+    char tmp[1024];      /* worker port files and logs */
+    qk_bench_spawner sp; /* over tmp and the lake */
     long nproc;
     FILE *out; /* the tables */
     json_t *root;
@@ -460,174 +448,6 @@ static int build_sql(bench *b, qk_err *err)
         rc = glob_sql(b, "SELECT count(*) AS n FROM read_parquet(", ") WHERE false", &b->empty_sql,
                       err);
     return rc;
-}
-
-/* ---- workers ------------------------------------------------------------------------------ */
-
-static void worker_paths(const bench *b, unsigned id, char *port, char *log)
-{
-    snprintf(port, PATH_MAX, "%s/w%u.port", b->tmp, id);
-    snprintf(log, PATH_MAX, "%s/w%u.log", b->tmp, id);
-}
-
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void exec_worker(char *const *argv, const char *log, pid_t parent)
-{
-    int null = open("/dev/null", O_RDWR);
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    setpgid(0, 0); /* a Ctrl-C reaches the bench only; it stops the workers itself */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent || null < 0 || fd < 0) _exit(127);
-    dup2(null, 0);
-    dup2(null, 1);
-    dup2(fd, 2);
-    execv("/proc/self/exe", argv);
-    _exit(127);
-}
-
-static int spawn_one(bench *b, unsigned id, int threads, int maxconc, pid_t *pid, qk_err *err)
-{
-    char port[PATH_MAX], log[PATH_MAX], th[24], mc[24];
-    char *argv[] = {"quack",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                    "--port-file",
-                    port,
-                    "--lake",
-                    b->lake,
-                    "--threads",
-                    th,
-                    "--max-concurrency",
-                    mc,
-                    "--log-level",
-                    "warn",
-                    NULL};
-    pid_t parent = getpid(), p;
-    worker_paths(b, id, port, log);
-    snprintf(th, sizeof th, "%d", threads);
-    snprintf(mc, sizeof mc, "%d", maxconc);
-    fflush(NULL);
-    if ((p = fork()) < 0)
-        return qk_errf(err, QK_EIO, "cannot start a worker: fork: %s", strerror(errno));
-    if (p == 0) exec_worker(argv, log, parent);
-    *pid = p;
-    return 0;
-}
-
-static int worker_died(const char *log, qk_err *err)
-{
-    char *text = NULL;
-    size_t len = 0;
-    const char *tail = "";
-    if (qk_read_file(log, (size_t)1 << 16, &text, &len, NULL) == 0)
-        tail = len > 200 ? text + len - 200 : text;
-    qk_errf(err, QK_EIO, "a worker exited at start: %s", tail);
-    free(text);
-    return QK_EIO;
-}
-
-static bool read_port(const char *path, int64_t *port)
-{
-    char *text = NULL;
-    size_t len = 0;
-    bool ok = false;
-    if (qk_read_file(path, 64, &text, &len, NULL) == 0) {
-        while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-            text[--len] = 0;
-        ok = qk_parse_int64(text, 1, 65535, port, "port", NULL) == 0;
-    }
-    free(text);
-    return ok;
-}
-
-/* Wait for worker id's port file; *pid becomes 0 if it exited (reaped here). */
-static int wait_port(const bench *b, unsigned id, pid_t *pid, char *url, size_t cap, qk_err *err)
-{
-    char port_file[PATH_MAX], log[PATH_MAX];
-    int64_t t0 = qk_now_ms(), port;
-    worker_paths(b, id, port_file, log);
-    while (qk_now_ms() - t0 < SPAWN_WAIT_MS) {
-        if (stop_flag) return qk_errf(err, QK_ECANCELED, "interrupted");
-        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-            *pid = 0;
-            return worker_died(log, err);
-        }
-        if (read_port(port_file, &port)) {
-            snprintf(url, cap, "http://127.0.0.1:%lld", (long long)port);
-            return 0;
-        }
-        usleep(20000);
-    }
-    return qk_errf(err, QK_ETIMEOUT, "a worker did not listen within %d s", SPAWN_WAIT_MS / 1000);
-}
-
-/* Start n workers (all first, then wait for each); on error the caller still stops f. */
-static int fleet_spawn(bench *b, fleet *f, size_t n, int threads, int maxconc, qk_err *err)
-{
-    const char *token = getenv("QUACK_TOKEN"); /* the spawned `quack serve` requires it */
-    unsigned first = b->spawned;
-    char url[64];
-    int rc = 0;
-    memset(f, 0, sizeof *f);
-    f->threads = threads;
-    fprintf(stderr, "[" CMD "] starting %zu worker%s (quack serve --threads %d)\n", n,
-            n == 1 ? "" : "s", threads);
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = spawn_one(b, b->spawned++, threads, maxconc, &f->pids[i], err);
-    for (size_t i = 0; i < n && !rc; i++) {
-        rc = wait_port(b, first + (unsigned)i, &f->pids[i], url, sizeof url, err);
-        if (!rc) rc = qk_dist_workers_add_http(&f->w, url, token, err);
-        if (!rc) f->n++;
-    }
-    return rc;
-}
-
-static int fleet_use(fleet *f, const char *urls, qk_err *err)
-{
-    const char *token = getenv("QUACK_WORKER_TOKEN");
-    int rc;
-    memset(f, 0, sizeof *f);
-    if (!token) token = getenv("QUACK_TOKEN");
-    if ((rc = qk_dist_workers_add_http(&f->w, urls, token, err))) return rc;
-    f->n = f->w.n;
-    return 0;
-}
-
-/* Reap what has exited; returns how many are left. */
-static size_t reap(fleet *f, bool block)
-{
-    size_t left = 0;
-    for (size_t i = 0; i < MAX_WORKERS; i++) {
-        if (f->pids[i] <= 0) continue;
-        pid_t r = waitpid(f->pids[i], NULL, block ? 0 : WNOHANG);
-        if (r == f->pids[i] || (r < 0 && errno != EINTR))
-            f->pids[i] = 0;
-        else
-            left++;
-    }
-    return left;
-}
-
-/* SIGTERM every spawned worker, SIGKILL what is left after STOP_WAIT_MS. Accepts a zeroed f. */
-static void fleet_stop(fleet *f)
-{
-    int64_t t0 = qk_now_ms();
-    size_t left;
-    for (size_t i = 0; i < MAX_WORKERS; i++)
-        if (f->pids[i] > 0) kill(f->pids[i], SIGTERM);
-    while ((left = reap(f, false)) && qk_now_ms() - t0 < STOP_WAIT_MS)
-        usleep(20000);
-    if (left) {
-        for (size_t i = 0; i < MAX_WORKERS; i++)
-            if (f->pids[i] > 0) kill(f->pids[i], SIGKILL);
-        while (reap(f, true))
-            ;
-    }
-    qk_dist_workers_free(&f->w);
-    f->n = 0;
 }
 
 /* ---- one measured run --------------------------------------------------------------------- */
@@ -972,83 +792,16 @@ static int write_json(const bench *b, qk_err *err)
 
 /* ---- machine notes ------------------------------------------------------------------------ */
 
-/* The rest of the first line of a /proc file that starts with key (key "" = the first line). */
-static void proc_field(const char *path, const char *key, char *out, size_t cap)
-{
-    char *text = NULL, *p;
-    size_t len;
-    snprintf(out, cap, "?");
-    if (qk_read_file(path, (size_t)4 << 20, &text, &len, NULL) != 0) return;
-    if ((p = strstr(text, key))) {
-        p += strlen(key);
-        p += strspn(p, " \t:");
-        snprintf(out, cap, "%.*s", (int)strcspn(p, "\n"), p);
-    }
-    free(text);
-}
-
-static void loadavg(char *out, size_t cap)
-{
-    char line[128];
-    int n = 0;
-    proc_field("/proc/loadavg", "", line, sizeof line);
-    for (int spaces = 0; line[n] && spaces < 3; n++)
-        spaces += line[n] == ' ';
-    snprintf(out, cap, "%.*s", n > 0 && line[n] ? n - 1 : n, line);
-}
-
-/* Machine CPU seconds from /proc/stat's first line: busy (by any process) and total. */
-static void machine_cpu(double *busy, double *total)
-{
-    char line[256];
-    unsigned long long v[8] = {0};
-    double hz = (double)sysconf(_SC_CLK_TCK);
-    proc_field("/proc/stat", "cpu ", line, sizeof line);
-    sscanf(line, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-           &v[5], &v[6], &v[7]);
-    *busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / hz; /* user nice system irq softirq */
-    *total = *busy + (double)(v[3] + v[4] + v[7]) / hz;      /* + idle iowait steal */
-}
-
-/* CPU seconds used by this process and its reaped children (the workers). */
-static double own_cpu(void)
-{
-    struct rusage self, kids;
-    getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &kids);
-    return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
-                    kids.ru_stime.tv_sec) +
-           (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
-                    kids.ru_stime.tv_usec) /
-               1e6;
-}
-
-static void cpu_snapshot(double snap[3])
-{
-    machine_cpu(&snap[0], &snap[1]);
-    snap[2] = own_cpu();
-}
-
-/* Share of the machine's CPU capacity that other processes used since start (percent). */
-static double others_pct(const double start[3])
-{
-    double now[3], busy, total;
-    cpu_snapshot(now);
-    busy = (now[0] - start[0]) - (now[2] - start[2]);
-    total = now[1] - start[1];
-    return total > 0 && busy > 0 ? 100 * busy / total : 0;
-}
-
 static json_t *machine_json(const bench *b, char *line, size_t cap)
 {
     char cpu[200], mem[64], load[64], human[32];
     struct utsname u;
     json_t *m = json_object();
     long long kb = 0;
-    proc_field("/proc/cpuinfo", "model name", cpu, sizeof cpu);
-    proc_field("/proc/meminfo", "MemTotal", mem, sizeof mem);
+    qk_bench_proc_field("/proc/cpuinfo", "model name", cpu, sizeof cpu);
+    qk_bench_proc_field("/proc/meminfo", "MemTotal", mem, sizeof mem);
     kb = strtoll(mem, NULL, 10);
-    loadavg(load, sizeof load);
+    qk_bench_loadavg(load, sizeof load);
     if (uname(&u) != 0) memset(&u, 0, sizeof u);
     qk_cli_human_bytes((uint64_t)kb * 1024, human, sizeof human);
     jset(m, "nproc", json_integer(b->nproc));
@@ -1282,7 +1035,7 @@ static int part_scaling(bench *b, qk_err *err)
             b->scan_sql);
     if (!b->a.workers) {
         f = &own;
-        rc = fleet_spawn(b, &own, 2, 1, 4, err);
+        rc = qk_bench_fleet_spawn(&b->sp, &own, 2, 1, 4, err);
     } else if (b->main.n < 2) {
         fprintf(b->out, "Not measured: scaling needs 2 workers (--workers gave %zu).\n", b->main.n);
         jset(j, "not_measured", json_string("needs 2 workers"));
@@ -1292,7 +1045,7 @@ static int part_scaling(bench *b, qk_err *err)
     }
     jset(j, "worker_threads", f->threads ? json_integer(f->threads) : json_null());
     if (!rc) rc = scaling_measure(b, f, j, err);
-    fleet_stop(&own);
+    qk_bench_fleet_stop(&own);
     return rc;
 }
 
@@ -1336,13 +1089,13 @@ static int fanout_size(bench *b, size_t n, json_t *rows, qk_err *err)
     jset(row, "workers", json_integer((json_int_t)n));
     series_init(s, 2);
     snprintf(part, sizeof part, "(4) N=%zu", n);
-    if (!(rc = fleet_spawn(b, &f, n, 1, 4, err))) {
+    if (!(rc = qk_bench_fleet_spawn(&b->sp, &f, n, 1, 4, err))) {
         target t[2] = {{"scan", b->scan_sql, RUN_SPLIT, b->eng, f.w.v, n, (int)n},
                        {"empty map", b->empty_sql, RUN_SPLIT, b->eng, f.w.v, n, (int)n}};
         rc = measure(b, part, t, 2, s, err);
         if (!rc) rc = check_all(b, part, &b->scan_ref, "embedded 1 thread", t, s, 1, &all, err);
     }
-    fleet_stop(&f);
+    qk_bench_fleet_stop(&f);
     if (!rc) {
         fanout_row(b, n, s, row);
         fprintf(b->out, " %s |\n", all ? "yes" : "NO");
@@ -1433,7 +1186,7 @@ static int setup(bench *b, int argc, char **argv, qk_err *err)
     json_t *cfg = json_object();
     int rc;
     b->nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    cpu_snapshot(b->cpu_start);
+    qk_bench_cpu_snapshot(b->cpu_start);
     b->root = json_object();
     jset(b->root, "command", command_json(argc, argv));
     jset(b->root, "machine", machine_json(b, machine, sizeof machine));
@@ -1447,13 +1200,14 @@ static int setup(bench *b, int argc, char **argv, qk_err *err)
     jset(cfg, "runs", json_integer(b->a.runs));
     jset(cfg, "warmup", json_integer(b->a.warmup));
     if ((rc = build_sql(b, err)) || (rc = make_tmp(b, err))) return rc;
+    b->sp = (qk_bench_spawner){b->tmp, b->lake, 0, stop_requested};
     if ((rc = open_engine(b, 0, &b->eng, err)) || (rc = open_engine(b, 1, &b->eng1, err)))
         return rc;
     if (b->a.workers)
-        rc = fleet_use(&b->main, b->a.workers, err);
+        rc = qk_bench_fleet_use(&b->main, b->a.workers, err);
     else
-        rc = fleet_spawn(b, &b->main, (size_t)b->a.spawn, (int)b->a.worker_threads,
-                         (int)b->a.parallel + 4, err);
+        rc = qk_bench_fleet_spawn(&b->sp, &b->main, (size_t)b->a.spawn, (int)b->a.worker_threads,
+                                  (int)b->a.parallel + 4, err);
     jset(cfg, "workers", json_integer((json_int_t)b->main.n));
     jset(cfg, "workers_spawned", json_boolean(!b->a.workers));
     jset(cfg, "worker_threads", b->a.workers ? json_null() : json_integer(b->a.worker_threads));
@@ -1466,8 +1220,8 @@ static void finish(bench *b)
 {
     char load[64];
     json_t *m = json_object_get(b->root, "machine");
-    double others = others_pct(b->cpu_start);
-    loadavg(load, sizeof load);
+    double others = qk_bench_others_pct(b->cpu_start);
+    qk_bench_loadavg(load, sizeof load);
     jset(m, "loadavg_end", json_string(load));
     jset(m, "others_cpu_pct", json_real(others));
     jset(b->root, "agree", json_boolean(!b->disagree));
@@ -1479,7 +1233,7 @@ static void finish(bench *b)
 
 static void bench_free(bench *b)
 {
-    fleet_stop(&b->main);
+    qk_bench_fleet_stop(&b->main);
     qk_engine_close(b->eng1);
     qk_engine_close(b->eng);
     if (b->tmp[0]) qk_rmtree(b->tmp, false, NULL);
@@ -1515,11 +1269,11 @@ static int bench_run(bench *b, int argc, char **argv)
     if (!(rc = setup(b, argc, argv, &err)) && !(rc = part_seed(b, &err)) &&
         !(rc = part_overhead(b, &err)) && !(rc = part_scaling(b, &err)) &&
         !(rc = part_fanout(b, &err))) {
-        fleet_stop(&b->main);
+        qk_bench_fleet_stop(&b->main);
         finish(b);
         rc = write_json(b, &err);
     }
-    fleet_stop(&b->main);
+    qk_bench_fleet_stop(&b->main);
     set_signals(SIG_DFL);
     fflush(b->out);
     if (rc && stop_flag) qk_errf(&err, QK_ECANCELED, "interrupted (the workers were stopped)");

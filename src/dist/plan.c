@@ -688,21 +688,6 @@ static bool is_file_reader(const char *name)
     return false;
 }
 
-/* Is the named parameter `name = ...` among a table function call's arguments? */
-static bool has_param(json_t *fn, const char *name)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(fn, "children"), i, c)
-    {
-        json_t *names = json_object_get(json_object_get(c, "left"), "column_names");
-        if (i && !strcmp(jstr(c, "class"), "COMPARISON") && json_array_size(names) == 1 &&
-            !strcasecmp(json_string_value(json_array_get(names, 0)), name))
-            return true;
-    }
-    return false;
-}
-
 /* One FROM leaf: a file reader over a path, a glob or a list of them; its files. */
 static int leaf_files(pstate *ps, json_t *leaf, qk_obj_list *files, qk_err *err)
 {
@@ -810,7 +795,7 @@ static int pick_source(pstate *ps, const qk_dist_plan_opts *o, json_t *from, jso
     }
     if (!rc && n > 1 && (why = qk_dist_join_shardable(from, leaves[big])) != NULL)
         rc = 1, unsplit(ps, why);
-    if (!rc && has_param(json_object_get(leaves[big], "function"), "union_by_name"))
+    if (!rc && qk_lake_param(json_object_get(leaves[big], "function"), "union_by_name"))
         rc = 1, unsplit(ps, "union_by_name: the columns depend on the whole set of files");
     for (size_t i = 0; i < n && !rc; i++)
         if (i != big) small->tables++, small->bytes += bytes[i];

@@ -67,32 +67,12 @@ int qk_dist_describe_json(qk_engine *e, const char *sql, json_t **cols, qk_err *
     return 0;
 }
 
-/* The name of a named parameter `name = value` (children after the first), else NULL. */
-static const char *param_name(json_t *c)
-{
-    json_t *names = json_object_get(json_object_get(c, "left"), "column_names");
-    if (strcmp(jstr(c, "class"), "COMPARISON") || json_array_size(names) != 1) return NULL;
-    return json_string_value(json_array_get(names, 0));
-}
-
-static json_t *param(json_t *fn, const char *name)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(fn, "children"), i, c)
-    {
-        const char *p = i ? param_name(c) : NULL;
-        if (p && !strcasecmp(p, name)) return c;
-    }
-    return NULL;
-}
-
 /* Remove the named parameters in names (NULL-terminated) from fn. */
 static void drop_params(json_t *fn, const char *const *names)
 {
     json_t *ch = json_object_get(fn, "children");
     for (size_t i = json_array_size(ch); i-- > 1;) {
-        const char *p = param_name(json_array_get(ch, i));
+        const char *p = qk_lake_param_name(json_array_get(ch, i));
         for (size_t k = 0; p && names[k]; k++)
             if (!strcasecmp(p, names[k])) {
                 json_array_remove(ch, i);
@@ -101,28 +81,11 @@ static void drop_params(json_t *fn, const char *const *names)
     }
 }
 
-/* The first children of "SELECT * FROM f(<args>)" parsed: a path list or named parameters. */
-static json_t *parse_args(qk_engine *e, duckdb_connection con, const char *mark, const char *args,
-                          qk_err *err)
-{
-    char *sql = NULL;
-    json_t *t = NULL, *ch = NULL;
-    if (asprintf(&sql, "SELECT * FROM f(%s)", args) < 0) return NULL;
-    if (qk_lake_ast_parse(e, con, sql, mark, false, &t, NULL, err) == 0) {
-        json_t *node = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
-        ch = json_object_get(json_object_get(json_object_get(node, "from_table"), "function"),
-                             "children");
-        json_incref(ch);
-    }
-    json_decref(t);
-    free(sql);
-    return ch;
-}
-
 /* How many leading files DuckDB samples: the call's own setting, else DuckDB's default. */
 static size_t sampled(json_t *fn, const char *setting, size_t dflt, size_t nfiles)
 {
-    json_t *p = param(fn, setting), *v = json_object_get(json_object_get(p, "right"), "value");
+    json_t *p = qk_lake_param(fn, setting),
+           *v = json_object_get(json_object_get(p, "right"), "value");
     json_t *x = json_object_get(v, "value");
     if (p && json_is_integer(x)) {
         json_int_t n = json_integer_value(x);
@@ -150,7 +113,7 @@ static int sniff(qk_engine *e, duckdb_connection con, const char *mark, json_t *
         rc = qk_sql_add_literal(&b, files->v[i].key);
     }
     if (!rc) rc = qk_buf_adds(&b, "], hive_partitioning = false");
-    if (!rc && !(args = parse_args(e, con, mark, qk_buf_cstr(&b), err))) rc = QK_EINTERNAL;
+    if (!rc && !(args = qk_lake_call_args(con, mark, qk_buf_cstr(&b), err))) rc = QK_EINTERNAL;
     if (!rc) rc = qk_lake_ast_parse(e, con, "SELECT * FROM f('x')", mark, false, &tmpl, NULL, err);
     if (!rc) {
         json_t *node =
@@ -172,15 +135,6 @@ static int sniff(qk_engine *e, duckdb_connection con, const char *mark, json_t *
     return rc;
 }
 
-/* Append `'text'` with single quotes doubled. */
-static int add_str(qk_buf *b, const char *s)
-{
-    int rc = qk_buf_addc(b, '\'');
-    for (; *s && !rc; s++)
-        rc = *s == '\'' ? qk_buf_adds(b, "''") : qk_buf_addc(b, *s);
-    return rc ? rc : qk_buf_addc(b, '\'');
-}
-
 int qk_dist_pin_sniffed(qk_engine *e, duckdb_connection con, const char *mark, json_t *leaf,
                         const qk_obj_list *files, qk_err *err)
 {
@@ -192,7 +146,7 @@ int qk_dist_pin_sniffed(qk_engine *e, duckdb_connection con, const char *mark, j
     qk_buf b;
     int rc;
     if (files->n < 2 || !strcasecmp(name, "read_parquet") || !strcasecmp(name, "parquet_scan") ||
-        param(fn, "columns"))
+        qk_lake_param(fn, "columns"))
         return 0;
     n = csv ? sampled(fn, "files_to_sniff", 10, files->n)
             : sampled(fn, "maximum_sample_files", 32, files->n);
@@ -202,12 +156,12 @@ int qk_dist_pin_sniffed(qk_engine *e, duckdb_connection con, const char *mark, j
     json_array_foreach(cols, i, c)
     {
         if (!rc && i) rc = qk_buf_adds(&b, ", ");
-        if (!rc) rc = add_str(&b, jstr(c, "name"));
+        if (!rc) rc = qk_sql_add_literal(&b, jstr(c, "name"));
         if (!rc) rc = qk_buf_adds(&b, ": ");
-        if (!rc) rc = add_str(&b, jstr(c, "type"));
+        if (!rc) rc = qk_sql_add_literal(&b, jstr(c, "type"));
     }
     if (!rc) rc = qk_buf_addc(&b, '}');
-    if (!rc && !(args = parse_args(e, con, mark, qk_buf_cstr(&b), err))) rc = QK_EINTERNAL;
+    if (!rc && !(args = qk_lake_call_args(con, mark, qk_buf_cstr(&b), err))) rc = QK_EINTERNAL;
     if (!rc) {
         if (csv) drop_params(fn, csv_types);
         json_array_append(json_object_get(fn, "children"), json_array_get(args, 1));

@@ -48,14 +48,41 @@ static size_t count_string(json_t *j, const char *s)
     return n;
 }
 
-/* A named parameter `name = <const>` of a table function call: its name, else NULL. */
-static const char *param_name(json_t *c)
+const char *qk_lake_param_name(json_t *c)
 {
     json_t *l = json_object_get(c, "left"), *names = json_object_get(l, "column_names");
     if (strcmp(jstr(c, "class"), "COMPARISON") || strcmp(jstr(c, "type"), "COMPARE_EQUAL") ||
         strcmp(jstr(l, "class"), "COLUMN_REF") || json_array_size(names) != 1)
         return NULL;
     return json_string_value(json_array_get(names, 0));
+}
+
+json_t *qk_lake_param(json_t *fn, const char *name)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(fn, "children"), i, c)
+    {
+        const char *p = i ? qk_lake_param_name(c) : NULL;
+        if (p && !strcasecmp(p, name)) return c;
+    }
+    return NULL;
+}
+
+json_t *qk_lake_call_args(duckdb_connection con, const char *mark, const char *args, qk_err *err)
+{
+    qk_buf b;
+    json_t *t = NULL, *ch = NULL;
+    qk_buf_init(&b, strlen(args) + 64);
+    if (qk_buf_printf(&b, "SELECT * FROM f(%s)", args) == 0 &&
+        qk_lake_parse(con, qk_buf_cstr(&b), mark, &t, err) == 0) {
+        json_t *node = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
+        ch = json_incref(json_object_get(
+            json_object_get(json_object_get(node, "from_table"), "function"), "children"));
+    }
+    json_decref(t);
+    qk_buf_free(&b);
+    return ch;
 }
 
 /* A constant that is true: 1, true, or the parser's CAST('t' AS BOOLEAN). */
@@ -97,7 +124,7 @@ static json_t *find_target(json_t *ast, const char *uri, json_t **where)
         return NULL;
     json_array_foreach(ch, i, c)
     {
-        const char *p = i ? param_name(c) : "";
+        const char *p = i ? qk_lake_param_name(c) : "";
         if (!p) return NULL;
         if (!strcasecmp(p, "hive_partitioning")) hive = const_true(json_object_get(c, "right"));
         if (!strcasecmp(p, "union_by_name") || !strcasecmp(p, "hive_types") ||
@@ -374,11 +401,11 @@ static int pin_types(duckdb_connection con, const char *mark, json_t *fn, const 
                      const probe_ud *p)
 {
     qk_buf b;
-    json_t *t = NULL, *param;
+    json_t *args = NULL, *param;
     qk_err e;
     int rc;
     qk_buf_init(&b, 1u << 20);
-    rc = qk_buf_adds(&b, "SELECT * FROM f('x', hive_types={");
+    rc = qk_buf_adds(&b, "'x', hive_types={");
     for (size_t i = 0; !rc && i < pc->n; i++) {
         rc = qk_buf_adds(&b, i ? ", '" : "'");
         if (!rc) rc = add_quoted(&b, pc->name[i], '\'');
@@ -386,15 +413,13 @@ static int pin_types(duckdb_connection con, const char *mark, json_t *fn, const 
         if (!rc) rc = add_quoted(&b, p->types[i], '\'');
         if (!rc) rc = qk_buf_adds(&b, "'");
     }
-    if (!rc) rc = qk_buf_adds(&b, "})");
-    if (!rc) rc = qk_lake_parse(con, qk_buf_cstr(&b), mark, &t, &e);
+    if (!rc) rc = qk_buf_adds(&b, "}");
+    if (!rc && !(args = qk_lake_call_args(con, mark, qk_buf_cstr(&b), &e))) rc = -1;
     if (!rc) {
-        json_t *node = json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node");
-        json_t *tf = json_object_get(json_object_get(node, "from_table"), "function");
-        param = json_array_get(json_object_get(tf, "children"), 1);
+        param = json_array_get(args, 1);
         rc = param ? json_array_append(json_object_get(fn, "children"), param) : -1;
     }
-    json_decref(t);
+    json_decref(args);
     qk_buf_free(&b);
     return rc;
 }
@@ -441,17 +466,9 @@ out:
  * hive_types_autocast, and hive_partitioning not set to something other than true.) */
 static bool infers_hive_types(json_t *fn)
 {
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(fn, "children"), i, c)
-    {
-        const char *p = i ? param_name(c) : "";
-        if (!p) continue;
-        if (!strcasecmp(p, "hive_partitioning") && !const_true(json_object_get(c, "right")))
-            return false;
-        if (!strcasecmp(p, "hive_types") || !strcasecmp(p, "hive_types_autocast")) return false;
-    }
-    return true;
+    json_t *hp = qk_lake_param(fn, "hive_partitioning");
+    if (hp && !const_true(json_object_get(hp, "right"))) return false;
+    return !qk_lake_param(fn, "hive_types") && !qk_lake_param(fn, "hive_types_autocast");
 }
 
 /* Do all keys have the partition columns of pc, in the same order? */

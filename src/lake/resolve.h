@@ -83,6 +83,15 @@ int qk_lake_list_uri(const char *uri, qk_obj_list *out, qk_err *err);
  * removed; any doubt keeps everything. */
 size_t qk_lake_prune_files(qk_engine *e, duckdb_connection con, json_t *ast, const char *mark,
                            const char *uri, qk_obj_list *files);
+/* Table function calls in an AST (prune.c). A named parameter `name = value` of a call is one
+ * of its "children" after the first: its name, else NULL. */
+const char *qk_lake_param_name(json_t *child);
+/* The named parameter `name = ...` (case-insensitive) of the call fn (a FUNCTION node), or NULL;
+ * borrowed from fn. */
+json_t *qk_lake_param(json_t *fn, const char *name);
+/* The children of f(<args>) as DuckDB parses them (args: SQL text such as "'x', types = {...}"),
+ * for splicing into a call; NULL with err set when they do not parse. Caller decrefs. */
+json_t *qk_lake_call_args(duckdb_connection con, const char *mark, const char *args, qk_err *err);
 /* Is f (a function name) one whose value is not a function of its arguments within one query
  * on one node: random(), now(), current_*, nextval(), ...? */
 bool qk_lake_volatile_fn(const char *f);

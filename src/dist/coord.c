@@ -350,7 +350,7 @@ int qk_dist_check_partial(qk_engine *e, const char *path, const qk_dist_col *col
     qk_buf_adds(&sql, "SELECT count(*) FROM read_parquet(");
     qk_sql_add_literal(&sql, path);
     qk_buf_addc(&sql, ')');
-    if (!rc && (rc = qk_dist_scalar_i64(e, qk_buf_cstr(&sql), NULL, &count, err)))
+    if (!rc && (rc = qk_engine_scalar_i64(e, qk_buf_cstr(&sql), NULL, &count, err)))
         rc = qk_errtf(err, QK_EINVAL, "InvalidAnswer", "the partial cannot be read: %s", err->msg);
     if (!rc && (uint64_t)count != rows)
         rc = qk_errtf(err, QK_EINVAL, "InvalidAnswer",

@@ -6,7 +6,7 @@
  *   plan_sql.c       a plan's shards and SQL templates: the markers filled in, the Parquet casts
  *   plan_join.c      which joins the planner may split (the sharded table's path through them)
  *   plan_types.c     CSV/JSON column types sniffed as the whole query sniffs them, for every shard
- *   util.c           small DuckDB helpers (DESCRIBE a query, one integer cell) and the rules for
+ *   util.c           small DuckDB helpers (DESCRIBE a query) and the rules for
  *                    which column types survive a Parquet round trip
  *   transport.c      the call pool (libcurl multi) and the HTTP worker transport
  *   lambda_invoke.c  the Lambda Invoke transport (SigV4, service "lambda")
@@ -68,10 +68,6 @@ int qk_dist_pin_sniffed(qk_engine *e, duckdb_connection con, const char *mark, j
 /* Columns of `DESCRIBE <select_sql>`: names and DuckDB types, copied into a. */
 int qk_dist_describe(qk_engine *e, const char *select_sql, const qk_query_opts *o, qk_arena *a,
                      qk_dist_col **cols, size_t *n, qk_err *err);
-/* The first column of the first row of sql as an integer (BIGINT/INTEGER/UBIGINT/HUGEINT that
- * fits). QK_EINTERNAL when the result has no such cell. */
-int qk_dist_scalar_i64(qk_engine *e, const char *sql, const qk_query_opts *o, int64_t *out,
-                       qk_err *err);
 /* Append name as a double-quoted SQL identifier. */
 int qk_dist_add_ident(qk_buf *b, const char *name);
 /* Does a column of this DuckDB type come back from Parquet with another type or value (HUGEINT

@@ -87,53 +87,6 @@ int qk_dist_describe(qk_engine *e, const char *select_sql, const qk_query_opts *
     return rc;
 }
 
-static bool cell_i64(duckdb_vector v, idx_t row, int64_t *out)
-{
-    duckdb_logical_type t = duckdb_vector_get_column_type(v);
-    duckdb_type id = duckdb_get_type_id(t);
-    uint64_t *valid = duckdb_vector_get_validity(v);
-    const void *d = duckdb_vector_get_data(v);
-    bool ok = !valid || duckdb_validity_row_is_valid(valid, row);
-    duckdb_destroy_logical_type(&t);
-    if (!ok) return false;
-    switch (id) {
-    case DUCKDB_TYPE_BIGINT:
-        *out = ((const int64_t *)d)[row];
-        return true;
-    case DUCKDB_TYPE_INTEGER:
-        *out = ((const int32_t *)d)[row];
-        return true;
-    case DUCKDB_TYPE_UBIGINT:
-        *out = (int64_t)((const uint64_t *)d)[row];
-        return ((const uint64_t *)d)[row] <= INT64_MAX;
-    case DUCKDB_TYPE_HUGEINT: {
-        duckdb_hugeint h = ((const duckdb_hugeint *)d)[row];
-        *out = (int64_t)h.lower;
-        return (h.upper == 0 && h.lower <= INT64_MAX) || (h.upper == -1 && h.lower > INT64_MAX);
-    }
-    default:
-        return false;
-    }
-}
-
-int qk_dist_scalar_i64(qk_engine *e, const char *sql, const qk_query_opts *o, int64_t *out,
-                       qk_err *err)
-{
-    qk_query_opts qo = o ? *o : (qk_query_opts){-1, 0, NULL, NULL, false};
-    qk_result *r = NULL;
-    duckdb_data_chunk ch = NULL;
-    int rc;
-    qo.limit = -1;
-    if ((rc = qk_engine_query(e, sql, &qo, &r, err))) return rc;
-    ch = qk_result_column_count(r) ? qk_result_next_chunk(r) : NULL;
-    if (!ch || duckdb_data_chunk_get_size(ch) == 0 ||
-        !cell_i64(duckdb_data_chunk_get_vector(ch, 0), 0, out))
-        rc = qk_errf(err, QK_EINTERNAL, "expected one integer from: %.80s", sql);
-    if (ch) duckdb_destroy_data_chunk(&ch);
-    qk_result_destroy(r);
-    return rc;
-}
-
 int qk_dist_add_ident(qk_buf *b, const char *name)
 {
     int rc = qk_buf_addc(b, '"');

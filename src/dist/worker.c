@@ -145,7 +145,7 @@ static int map_to_file(map_job *j, qk_err *err)
         goto out;
     }
     j->have_file = true;
-    rc = qk_dist_scalar_i64(j->e, qk_buf_cstr(&copy), &j->o, &j->rows, err);
+    rc = qk_engine_scalar_i64(j->e, qk_buf_cstr(&copy), &j->o, &j->rows, err);
 out:
     j->exec_ms = qk_now_msf() - t0;
     qk_lake_ctx_free(&ctx);

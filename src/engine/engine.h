@@ -84,6 +84,11 @@ typedef struct qk_result qk_result;
 int qk_engine_query(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
                     qk_err *err);
 void qk_result_destroy(qk_result *r);
+/* The first column of the first row of sql (run as by qk_engine_query, every row) as an integer
+ * (BIGINT/INTEGER/UBIGINT/HUGEINT that fits). QK_ENOTFOUND when there is no such cell: no row,
+ * NULL, another type or out of range. */
+int qk_engine_scalar_i64(qk_engine *e, const char *sql, const qk_query_opts *o, int64_t *out,
+                         qk_err *err);
 
 idx_t qk_result_column_count(const qk_result *r);
 /* Column name and DuckDB type name (e.g. "BIGINT", "DECIMAL(18,3)"); borrowed. */

@@ -138,23 +138,6 @@ static int splice_from(names_state *ns, json_t *node, const char *sql, qk_err *e
     return rc;
 }
 
-/* The first cell of a one-BIGINT-column result, false when there is none or it is NULL. */
-static bool first_i64(duckdb_result *res, int64_t *v)
-{
-    duckdb_data_chunk ch = duckdb_fetch_chunk(*res);
-    bool ok = false;
-    if (ch && duckdb_data_chunk_get_size(ch) > 0) {
-        duckdb_vector vec = duckdb_data_chunk_get_vector(ch, 0);
-        uint64_t *valid = duckdb_vector_get_validity(vec);
-        if (!valid || duckdb_validity_row_is_valid(valid, 0)) {
-            *v = ((const int64_t *)duckdb_vector_get_data(vec))[0];
-            ok = true;
-        }
-    }
-    if (ch) duckdb_destroy_data_chunk(&ch);
-    return ok;
-}
-
 /* The value of an AT clause's expression: DuckDB renders and evaluates it (CAST to BIGINT for
  * VERSION, to TIMESTAMPTZ then epoch ms for TIMESTAMP). */
 static int at_value(names_state *ns, json_t *at, qk_delta_at *out, qk_err *err)
@@ -163,7 +146,6 @@ static int at_value(names_state *ns, json_t *at, qk_delta_at *out, qk_err *err)
     bool version = !strcasecmp(unit, "VERSION");
     json_t *t = NULL;
     char *expr = NULL, *sql = NULL;
-    duckdb_result res;
     int64_t v = 0;
     int rc;
     if (!version && strcasecmp(unit, "TIMESTAMP") != 0)
@@ -186,11 +168,11 @@ static int at_value(names_state *ns, json_t *at, qk_delta_at *out, qk_err *err)
         return qk_errf(err, QK_ENOMEM, "out of memory");
     }
     free(expr);
-    if (duckdb_query(ns->con, sql, &res) == DuckDBError) {
-        rc = qk_engine_set_error(err, duckdb_result_error(&res), duckdb_result_error_type(&res));
-        qk_err_prefix(err, version ? "AT (VERSION => ...)" : "AT (TIMESTAMP => ...)");
-    } else if (!first_i64(&res, &v)) {
+    rc = qk_engine_scalar_i64(ns->engine, sql, NULL, &v, err);
+    if (rc == QK_ENOTFOUND) {
         rc = qk_errtf(err, QK_EINVAL, "BinderException", "AT (%s => ...) is NULL", unit);
+    } else if (rc) {
+        qk_err_prefix(err, version ? "AT (VERSION => ...)" : "AT (TIMESTAMP => ...)");
     } else {
         out->kind = version ? QK_DELTA_AT_VERSION : QK_DELTA_AT_TIMESTAMP;
         out->version = version ? v : 0;
@@ -199,7 +181,6 @@ static int at_value(names_state *ns, json_t *at, qk_delta_at *out, qk_err *err)
             rc = qk_errtf(err, QK_EINVAL, "BinderException",
                           "AT (VERSION => %lld): versions start at 0", (long long)v);
     }
-    duckdb_destroy_result(&res);
     free(sql);
     return rc;
 }

@@ -435,10 +435,34 @@ static void test_sql_trimmed_len_skips_comments_and_semicolons(void **state)
     assert_int_equal(qk_sql_trimmed_len("SELECT 'unterminated"), 20);
 }
 
+static void test_scalar_i64_reads_one_integer_or_says_there_is_none(void **state)
+{
+    int64_t v = 0;
+    qk_err err = {0};
+    (void)state;
+    assert_int_equal(qk_engine_scalar_i64(eng, "SELECT 42::INTEGER", NULL, &v, &err), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(
+        qk_engine_scalar_i64(eng, "SELECT (-(2::HUGEINT ** 62))::HUGEINT", NULL, &v, &err), 0);
+    assert_true(v == -((int64_t)1 << 62));
+    assert_int_equal(qk_engine_scalar_i64(eng, "SELECT NULL::BIGINT", NULL, &v, &err),
+                     QK_ENOTFOUND);
+    assert_int_equal(qk_engine_scalar_i64(eng, "SELECT 'x'", NULL, &v, &err), QK_ENOTFOUND);
+    assert_int_equal(qk_engine_scalar_i64(eng, "SELECT 1 WHERE false", NULL, &v, &err),
+                     QK_ENOTFOUND);
+    assert_int_equal(qk_engine_scalar_i64(eng, "SELECT 2::HUGEINT ** 70", NULL, &v, &err),
+                     QK_ENOTFOUND);
+    assert_int_equal(
+        qk_engine_scalar_i64(eng, "SELECT 18446744073709551615::UBIGINT", NULL, &v, &err),
+        QK_ENOTFOUND);
+    assert_int_equal(qk_engine_scalar_i64(eng, "SELECT nope", NULL, &v, &err), QK_ESQL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_select_returns_rows_and_types),
+        cmocka_unit_test(test_scalar_i64_reads_one_integer_or_says_there_is_none),
         cmocka_unit_test(test_limit_cuts_rows_and_reports_more),
         cmocka_unit_test(test_limit_wrap_does_not_materialize_unreturned_rows),
         cmocka_unit_test(test_limit_wrap_keeps_order_and_names),

@@ -195,11 +195,6 @@ int qk_engine_open(const qk_engine_config *cfg, qk_engine **out, qk_err *err)
     }
     duckdb_set_config(dc, "autoinstall_known_extensions", "false");
     duckdb_set_config(dc, "autoload_known_extensions", "false");
-    /* DuckDB's external file cache keeps file blocks keyed by path and validated by mtime: a
-     * file replaced at the same path within the same second (a re-fetched cache entry, an
-     * overwritten lake file) could be read from stale blocks. The OS page cache serves
-     * repeated local reads anyway. */
-    duckdb_set_config(dc, "enable_external_file_cache", "false");
     if (duckdb_open_ext(NULL, &e->db, dc, &open_err) == DuckDBError) {
         rc = qk_errf(err, QK_EINTERNAL, "cannot open DuckDB: %s", open_err ? open_err : "?");
         duckdb_free(open_err);

@@ -163,8 +163,9 @@ static char *run_split(const qk_dist_plan *p)
     for (size_t i = 0; i < p->nshards; i++) {
         char *map = NULL;
         assert_int_equal(qk_dist_map_sql(p, i, &map, &err), 0);
-        /* a fresh name per run: DuckDB's Parquet metadata cache (on in the engine) could serve
-         * a previous run's footer for a file rewritten at the same path within its mtime */
+        /* a fresh name per run: with one name per shard, a reduce failed 1 in 8 runs reading
+         * an earlier run's schema from a partial rewritten at the same path (cause not found;
+         * a coordinator names partials per query) */
         assert_true(asprintf(&files[i], "%s/part-%u-%zu.parquet", qk_engine_temp_dir(eng), run, i) >
                     0);
         if (qk_dist_run_map_file(eng, map, &o, files[i], NULL, &err) != 0)

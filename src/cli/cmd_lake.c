@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "core/json.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "engine/engine.h"
@@ -448,12 +449,6 @@ static int schema_of(lake_ctx *c, const qk_lake_table *t, json_t **cols, qk_err 
     return 0;
 }
 
-static const char *jstr(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
 static json_t *jstring(const char *s)
 {
     json_t *j = json_string(s);
@@ -497,7 +492,7 @@ static char *fmt_schema(json_t *cols, size_t max)
     for (size_t i = 0; i < n; i++) {
         json_t *c = json_array_get(cols, i);
         size_t mark = b.len, room = i + 1 == n ? max : max - strlen(more);
-        qk_buf_printf(&b, "%s%s %s", i ? ", " : "", jstr(c, "name"), jstr(c, "type"));
+        qk_buf_printf(&b, "%s%s %s", i ? ", " : "", qk_json_str(c, "name"), qk_json_str(c, "type"));
         if (b.len > room) {
             qk_buf_truncate(&b, mark);
             qk_buf_adds(&b, i ? more : more + 2);
@@ -658,12 +653,12 @@ static void print_details(const lake_ctx *c, const qk_lake_table *t, json_t *col
     }
     printf("%-11s %zu\n", "columns", json_array_size(cols));
     for (i = 0; i < json_array_size(cols); i++)
-        if (width(jstr(json_array_get(cols, i), "name")) > nw)
-            nw = width(jstr(json_array_get(cols, i), "name"));
+        if (width(qk_json_str(json_array_get(cols, i), "name")) > nw)
+            nw = width(qk_json_str(json_array_get(cols, i), "name"));
     for (i = 0; i < json_array_size(cols); i++) {
         json_t *col = json_array_get(cols, i);
-        const char *name = jstr(col, "name");
-        printf("  %s%*s  %s%s\n", name, (int)(nw - width(name)), "", jstr(col, "type"),
+        const char *name = qk_json_str(col, "name");
+        printf("  %s%*s  %s%s\n", name, (int)(nw - width(name)), "", qk_json_str(col, "type"),
                is_part_col(t, name) ? "  (partition)" : "");
     }
 }

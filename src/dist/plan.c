@@ -23,6 +23,7 @@
  *    LIMIT 0 into a probe Parquet and DESCRIBE the reduce over it: the reduce must give the
  *    original's column names and types exactly, or the query runs unsplit.
  */
+#include "core/json.h"
 #include "dist/dist_int.h"
 #include "dist/plan.h"
 #include "dist/worker.h"
@@ -103,12 +104,6 @@ typedef struct pstate {
     size_t nkeys;
     char *distinct_arg;
 } pstate;
-
-static const char *jstr(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : "";
-}
 
 static bool unsplit(pstate *ps, const char *why)
 {
@@ -205,7 +200,7 @@ static json_t *parse_expr(pstate *ps, const char *text, qk_err *err)
 static bool is_int_const(json_t *e, json_int_t *v)
 {
     json_t *val = json_object_get(e, "value"), *x = json_object_get(val, "value");
-    if (strcmp(jstr(e, "class"), "CONSTANT") != 0 || !json_is_integer(x)) return false;
+    if (strcmp(qk_json_str(e, "class"), "CONSTANT") != 0 || !json_is_integer(x)) return false;
     *v = json_integer_value(x);
     return true;
 }
@@ -217,7 +212,7 @@ static bool has_class(json_t *j, const char *cls)
     json_t *v;
     size_t i;
     if (json_is_object(j)) {
-        if (!strcmp(jstr(j, "class"), cls)) return true;
+        if (!strcmp(qk_json_str(j, "class"), cls)) return true;
         json_object_foreach(j, k, v)
         {
             if (has_class(v, cls)) return true;
@@ -238,7 +233,8 @@ static bool has_volatile(json_t *j)
     json_t *v;
     size_t i;
     if (json_is_object(j)) {
-        if (!strcmp(jstr(j, "class"), "FUNCTION") && qk_lake_volatile_fn(jstr(j, "function_name")))
+        if (!strcmp(qk_json_str(j, "class"), "FUNCTION") &&
+            qk_lake_volatile_fn(qk_json_str(j, "function_name")))
             return true;
         json_object_foreach(j, k, v)
         {
@@ -255,8 +251,8 @@ static bool has_volatile(json_t *j)
 
 static bool is_aggregate(pstate *ps, json_t *e)
 {
-    return !strcmp(jstr(e, "class"), "FUNCTION") &&
-           json_object_get((json_t *)ps->aggnames, jstr(e, "function_name")) != NULL;
+    return !strcmp(qk_json_str(e, "class"), "FUNCTION") &&
+           json_object_get((json_t *)ps->aggnames, qk_json_str(e, "function_name")) != NULL;
 }
 
 static bool has_aggregate(pstate *ps, json_t *j)
@@ -290,9 +286,9 @@ static bool add_agg(pstate *ps, json_t *e, qk_err *err)
     for (size_t i = 0; i < ps->naggs; i++)
         if (same_expr(ps->aggs[i].node, e)) return true;
     if (ps->naggs == MAX_AGGS) return unsplit(ps, "too many aggregates");
-    if (!(a.rule = agg_rule_of(jstr(e, "function_name")))) {
+    if (!(a.rule = agg_rule_of(qk_json_str(e, "function_name")))) {
         snprintf(ps->reason, sizeof ps->reason, "the aggregate %s() is not decomposable here",
-                 jstr(e, "function_name"));
+                 qk_json_str(e, "function_name"));
         return false;
     }
     if (json_array_size(orders) > 0) return unsplit(ps, "ORDER BY inside an aggregate");
@@ -340,8 +336,8 @@ static bool collect_aggs(pstate *ps, json_t *j, qk_err *err)
     json_t *v;
     size_t i;
     if (json_is_object(j)) {
-        if (!strcmp(jstr(j, "class"), "WINDOW")) return unsplit(ps, "window functions");
-        if (!strcmp(jstr(j, "class"), "SUBQUERY"))
+        if (!strcmp(qk_json_str(j, "class"), "WINDOW")) return unsplit(ps, "window functions");
+        if (!strcmp(qk_json_str(j, "class"), "SUBQUERY"))
             return unsplit(ps, "a subquery in the select list, HAVING or ORDER BY");
         if (is_aggregate(ps, j)) return add_agg(ps, j, err);
         json_object_foreach(j, k, v)
@@ -390,7 +386,7 @@ static int reduce_combine(const agg *a, size_t i, qk_buf *b)
     char c[32], m[32], q[32];
     int k = a->rule->samp;
     if (a->distinct)
-        return qk_buf_printf(b, "%s(DISTINCT \"__d\")", jstr(a->node, "function_name"));
+        return qk_buf_printf(b, "%s(DISTINCT \"__d\")", qk_json_str(a->node, "function_name"));
     switch (a->rule->split) {
     case SPLIT_ONE:
         return qk_buf_printf(b, a->rule->zero ? "coalesce(%s(\"__a%zu\"), 0)" : "%s(\"__a%zu\")",
@@ -443,7 +439,7 @@ static json_t *reduce_expr(pstate *ps, json_t *e, json_t *aliases, qk_err *err)
             unsplit(ps, "internal: an aggregate was not collected");
             return NULL;
         }
-        if (!strcmp(jstr(e, "class"), "COLUMN_REF")) {
+        if (!strcmp(qk_json_str(e, "class"), "COLUMN_REF")) {
             json_t *names = json_object_get(e, "column_names");
             size_t n;
             json_t *a;
@@ -456,7 +452,7 @@ static json_t *reduce_expr(pstate *ps, json_t *e, json_t *aliases, qk_err *err)
             unsplit(ps, "a column outside GROUP BY and aggregates");
             return NULL;
         }
-        if (!strcmp(jstr(e, "class"), "STAR")) {
+        if (!strcmp(qk_json_str(e, "class"), "STAR")) {
             unsplit(ps, "* in an aggregate query");
             return NULL;
         }
@@ -505,7 +501,7 @@ static void read_mods(json_t *node, mods *m)
     memset(m, 0, sizeof *m);
     json_array_foreach(json_object_get(node, "modifiers"), i, v)
     {
-        const char *t = jstr(v, "type");
+        const char *t = qk_json_str(v, "type");
         if (!strcmp(t, "ORDER_MODIFIER") && !m->orders)
             m->orders = json_object_get(v, "orders");
         else if (!strcmp(t, "LIMIT_MODIFIER") && !m->limit && !m->offset) {
@@ -523,13 +519,13 @@ static void read_mods(json_t *node, mods *m)
 
 static const char *order_word(json_t *o)
 {
-    const char *t = jstr(o, "type");
+    const char *t = qk_json_str(o, "type");
     return !strcmp(t, "DESCENDING") ? " DESC" : !strcmp(t, "ASCENDING") ? " ASC" : "";
 }
 
 static const char *nulls_word(json_t *o)
 {
-    const char *t = jstr(o, "null_order");
+    const char *t = qk_json_str(o, "null_order");
     return !strcmp(t, "NULLS FIRST") || !strcmp(t, "NULLS_FIRST") ? " NULLS FIRST"
            : !strcmp(t, "NULLS LAST") || !strcmp(t, "NULLS_LAST") ? " NULLS LAST"
                                                                   : "";
@@ -598,8 +594,9 @@ out:
 static int list_files(pstate *ps, json_t *arg, qk_obj_list *files, qk_err *err)
 {
     json_t *v = json_object_get(arg, "value");
-    const char *cls = jstr(arg, "class");
-    if (!strcmp(cls, "CONSTANT") && !strcmp(jstr(json_object_get(v, "type"), "id"), "VARCHAR")) {
+    const char *cls = qk_json_str(arg, "class");
+    if (!strcmp(cls, "CONSTANT") &&
+        !strcmp(qk_json_str(json_object_get(v, "type"), "id"), "VARCHAR")) {
         const char *p = json_string_value(json_object_get(v, "value"));
         if (!p) return unsplit(ps, "the path is NULL"), 1;
         if (qk_str_startswith(p, "s3://")) return qk_lake_list_uri(p, files, err);
@@ -642,7 +639,7 @@ static int list_files(pstate *ps, json_t *arg, qk_obj_list *files, qk_err *err)
             return rc;
         }
     }
-    if (!strcmp(cls, "FUNCTION") && !strcmp(jstr(arg, "function_name"), "list_value")) {
+    if (!strcmp(cls, "FUNCTION") && !strcmp(qk_json_str(arg, "function_name"), "list_value")) {
         size_t i;
         json_t *c;
         json_array_foreach(json_object_get(arg, "children"), i, c)
@@ -652,7 +649,8 @@ static int list_files(pstate *ps, json_t *arg, qk_obj_list *files, qk_err *err)
         }
         return 0;
     }
-    if (!strcmp(cls, "CONSTANT") && !strcmp(jstr(json_object_get(v, "type"), "id"), "LIST")) {
+    if (!strcmp(cls, "CONSTANT") &&
+        !strcmp(qk_json_str(json_object_get(v, "type"), "id"), "LIST")) {
         size_t i;
         json_t *c;
         json_array_foreach(json_object_get(json_object_get(v, "value"), "children")
@@ -693,12 +691,12 @@ static int leaf_files(pstate *ps, json_t *leaf, qk_obj_list *files, qk_err *err)
 {
     json_t *fn = json_object_get(leaf, "function");
     json_t *arg0 = json_array_get(json_object_get(fn, "children"), 0);
-    if (strcmp(jstr(fn, "class"), "FUNCTION") != 0 ||
+    if (strcmp(qk_json_str(fn, "class"), "FUNCTION") != 0 ||
         (json_object_get(leaf, "sample") && !json_is_null(json_object_get(leaf, "sample"))))
         return unsplit(ps, "the FROM clause is not one table function or lake table"), 1;
-    if (!is_file_reader(jstr(fn, "function_name"))) {
+    if (!is_file_reader(qk_json_str(fn, "function_name"))) {
         snprintf(ps->reason, sizeof ps->reason, "the table function %s() is not a file reader",
-                 jstr(fn, "function_name"));
+                 qk_json_str(fn, "function_name"));
         return 1;
     }
     if (!arg0) return unsplit(ps, "a table function without arguments"), 1;
@@ -729,16 +727,16 @@ static const char *path_reader(const char *name)
  * in place, in every leaf of t's join tree, so it can be sharded like read_parquet('...'). */
 static int paths_as_calls(pstate *ps, json_t *t, qk_err *err)
 {
-    const char *name = jstr(t, "table_name"), *fn;
+    const char *name = qk_json_str(t, "table_name"), *fn;
     qk_buf b;
     json_t *ast = NULL, *call;
     int rc;
-    if (!strcmp(jstr(t, "type"), "JOIN")) {
+    if (!strcmp(qk_json_str(t, "type"), "JOIN")) {
         rc = paths_as_calls(ps, json_object_get(t, "left"), err);
         return rc ? rc : paths_as_calls(ps, json_object_get(t, "right"), err);
     }
-    if (strcmp(jstr(t, "type"), "BASE_TABLE") || *jstr(t, "schema_name") ||
-        *jstr(t, "catalog_name") || !json_is_null(json_object_get(t, "at_clause")) ||
+    if (strcmp(qk_json_str(t, "type"), "BASE_TABLE") || *qk_json_str(t, "schema_name") ||
+        *qk_json_str(t, "catalog_name") || !json_is_null(json_object_get(t, "at_clause")) ||
         !(fn = path_reader(name)))
         return 0;
     qk_buf_init(&b, SQL_MAX);
@@ -779,9 +777,9 @@ static int pick_source(pstate *ps, const qk_dist_plan_opts *o, json_t *from, jso
     int rc = 0;
     memset(lists, 0, sizeof lists);
     if ((rc = paths_as_calls(ps, from, err))) return rc;
-    if (!strcmp(jstr(from, "type"), "TABLE_FUNCTION"))
+    if (!strcmp(qk_json_str(from, "type"), "TABLE_FUNCTION"))
         leaves[n++] = from;
-    else if (!strcmp(jstr(from, "type"), "JOIN"))
+    else if (!strcmp(qk_json_str(from, "type"), "JOIN"))
         why = qk_dist_join_leaves(from, leaves, MAX_JOIN_INPUTS, &n);
     else
         why = "the FROM clause is not a table function, a lake table or a join of them";
@@ -822,17 +820,17 @@ static int pick_source(pstate *ps, const qk_dist_plan_opts *o, json_t *from, jso
 static json_int_t select_position(json_t *sel, json_t *ex)
 {
     json_t *names = json_object_get(ex, "column_names"), *it;
-    const char *nm = !strcmp(jstr(ex, "class"), "COLUMN_REF") && json_array_size(names) == 1
+    const char *nm = !strcmp(qk_json_str(ex, "class"), "COLUMN_REF") && json_array_size(names) == 1
                          ? json_string_value(json_array_get(names, 0))
                          : NULL;
     size_t i;
     json_array_foreach(sel, i, it)
     {
-        if (nm && !strcasecmp(jstr(it, "alias"), nm)) return (json_int_t)i + 1;
+        if (nm && !strcasecmp(qk_json_str(it, "alias"), nm)) return (json_int_t)i + 1;
     }
     json_array_foreach(sel, i, it)
     {
-        if (!*jstr(it, "alias") && same_expr(it, ex)) return (json_int_t)i + 1;
+        if (!*qk_json_str(it, "alias") && same_expr(it, ex)) return (json_int_t)i + 1;
     }
     return 0;
 }
@@ -889,7 +887,7 @@ static int build_aggregate(pstate *ps, parts *q, qk_err *err)
     if (json_array_size(q->orig) != json_array_size(q->sel)) {
         return unsplit(ps, "the select list expands (*, COLUMNS)"), 1;
     }
-    if (!strcmp(jstr(q->node, "aggregate_handling"), "FORCE_AGGREGATES")) {
+    if (!strcmp(qk_json_str(q->node, "aggregate_handling"), "FORCE_AGGREGATES")) {
         json_array_foreach(q->sel, i, v)
         {
             if (has_aggregate(ps, v)) continue;
@@ -908,7 +906,7 @@ static int build_aggregate(pstate *ps, parts *q, qk_err *err)
                     return unsplit(ps, "GROUP BY position out of range"), 1;
                 }
                 g = json_array_get(q->sel, (size_t)pos - 1);
-            } else if (!strcmp(jstr(v, "class"), "COLUMN_REF") &&
+            } else if (!strcmp(qk_json_str(v, "class"), "COLUMN_REF") &&
                        json_array_size(json_object_get(v, "column_names")) == 1) {
                 size_t a;
                 json_t *s;
@@ -916,7 +914,7 @@ static int build_aggregate(pstate *ps, parts *q, qk_err *err)
                     json_string_value(json_array_get(json_object_get(v, "column_names"), 0));
                 json_array_foreach(q->sel, a, s)
                 {
-                    if (*jstr(s, "alias") && !strcasecmp(jstr(s, "alias"), nm) &&
+                    if (*qk_json_str(s, "alias") && !strcasecmp(qk_json_str(s, "alias"), nm) &&
                         !same_expr(s, v)) {
                         return unsplit(ps, "GROUP BY a select alias (write the expression)"), 1;
                     }
@@ -964,8 +962,8 @@ static int build_aggregate(pstate *ps, parts *q, qk_err *err)
         json_t *oc = json_array_get(q->orig, i);
         char *s = NULL;
         if ((rc = reduce_sql(ps, v, NULL, &s, err))) return rc;
-        qk_buf_printf(q->red, "%sCAST(%s AS %s) AS ", i ? ", " : "", s, jstr(oc, "type"));
-        qk_dist_add_ident(q->red, jstr(oc, "name"));
+        qk_buf_printf(q->red, "%sCAST(%s AS %s) AS ", i ? ", " : "", s, qk_json_str(oc, "type"));
+        qk_dist_add_ident(q->red, qk_json_str(oc, "name"));
         free(s);
     }
     qk_buf_adds(q->red, " FROM __qk_partials");
@@ -1129,13 +1127,13 @@ static int build(pstate *ps, qk_dist_plan *p, json_t *from, json_t *fn, json_t *
     }
     if (where && !json_is_null(where) && (rc = render_expr(ps, where, &where_sql, err))) goto out;
     if ((rc = limit_sql(ps, &m, &lim, &off, err))) goto out;
-    aggq = !strcmp(jstr(node, "aggregate_handling"), "FORCE_AGGREGATES") ||
+    aggq = !strcmp(qk_json_str(node, "aggregate_handling"), "FORCE_AGGREGATES") ||
            json_array_size(json_object_get(node, "group_expressions")) > 0 ||
            has_aggregate(ps, sel) || (having && !json_is_null(having));
     aliases = json_array(); /* the output names HAVING and ORDER BY may refer to */
     json_array_foreach(orig, i, v)
     {
-        json_array_append_new(aliases, json_string(jstr(v, "name")));
+        json_array_append_new(aliases, json_string(qk_json_str(v, "name")));
     }
     {
         parts q = {node, sel, having, orig, aliases, m, from_sql, where_sql, lim, off, &map, &red};
@@ -1235,7 +1233,7 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     if (rc) goto out;
     stmts = json_object_get(ps.ast, "statements");
     ps.node = json_object_get(json_array_get(stmts, 0), "node");
-    if (strcmp(jstr(ps.node, "type"), "SELECT_NODE") != 0) {
+    if (strcmp(qk_json_str(ps.node, "type"), "SELECT_NODE") != 0) {
         unsplit(&ps, "UNION, INTERSECT, EXCEPT or VALUES");
         goto done;
     }
@@ -1270,7 +1268,7 @@ int qk_dist_plan_query(qk_engine *e, const char *sql, const qk_dist_plan_opts *o
     {
         json_t *v0 = json_object_get(arg0, "value");
         const char *glob = json_string_value(json_object_get(v0, "value"));
-        if (!strcmp(jstr(arg0, "class"), "CONSTANT") && glob)
+        if (!strcmp(qk_json_str(arg0, "class"), "CONSTANT") && glob)
             out->pruned = qk_lake_prune_files(e, ps.con, ps.ast, ps.mark, glob, &files);
         if (files.n == 0) {
             unsplit(&ps, "every partition is pruned by the WHERE clause");

@@ -17,19 +17,14 @@
  * a subquery, VALUES or a DuckDB table as a join input runs unsplit: a subquery with LIMIT or
  * random() could give every map a different "small" table.
  */
+#include "core/json.h"
 #include "dist/dist_int.h"
 
 #include <string.h>
 
-static const char *jstr(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : "";
-}
-
 static const char *collect(json_t *t, json_t **leaves, size_t max, size_t *n)
 {
-    const char *type = jstr(t, "type");
+    const char *type = qk_json_str(t, "type");
     if (!strcmp(type, "TABLE_FUNCTION")) {
         if (*n == max) return "too many tables in the join";
         leaves[(*n)++] = t;
@@ -53,7 +48,7 @@ const char *qk_dist_join_leaves(json_t *from, json_t **leaves, size_t max, size_
 static bool contains(json_t *t, json_t *leaf)
 {
     if (t == leaf) return true;
-    if (strcmp(jstr(t, "type"), "JOIN") != 0) return false;
+    if (strcmp(qk_json_str(t, "type"), "JOIN") != 0) return false;
     return contains(json_object_get(t, "left"), leaf) ||
            contains(json_object_get(t, "right"), leaf);
 }
@@ -61,7 +56,7 @@ static bool contains(json_t *t, json_t *leaf)
 /* Does this one join distribute over the sharded side (left or right)? NULL when it does. */
 static const char *join_ok(json_t *j, bool sharded_left)
 {
-    const char *jt = jstr(j, "join_type"), *rt = jstr(j, "ref_type");
+    const char *jt = qk_json_str(j, "join_type"), *rt = qk_json_str(j, "ref_type");
     if (!strcmp(rt, "POSITIONAL")) return "a POSITIONAL join";
     if (!strcmp(rt, "DEPENDENT")) return "a LATERAL join";
     if (strcmp(rt, "REGULAR") && strcmp(rt, "NATURAL") && strcmp(rt, "CROSS") && strcmp(rt, "ASOF"))

@@ -9,6 +9,7 @@
  * type Parquet would change travel as VARCHAR (the map casts them), and the reduce reads the
  * partials as the CTE __qk_partials with those columns cast back.
  */
+#include "core/json.h"
 #include "dist/dist_int.h"
 
 #include <stdio.h>
@@ -16,12 +17,6 @@
 #include <string.h>
 
 #define SQL_MAX QK_DIST_PLAN_SQL_MAX
-
-static const char *jstr(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : "";
-}
 
 static void free_shards(qk_dist_plan *p)
 {
@@ -158,9 +153,9 @@ int qk_dist_plan_set_partials(qk_dist_plan *p, json_t *cols)
     if (!p->partial_cols) return QK_ENOMEM;
     json_array_foreach(cols, i, c)
     {
-        p->partial_cols[i].name = qk_xstrdup(jstr(c, "name"));
-        p->partial_cols[i].type = qk_xstrdup(jstr(c, "type"));
-        p->partial_cols[i].as_varchar = !parquet_exact(jstr(c, "type"));
+        p->partial_cols[i].name = qk_xstrdup(qk_json_str(c, "name"));
+        p->partial_cols[i].type = qk_xstrdup(qk_json_str(c, "type"));
+        p->partial_cols[i].as_varchar = !parquet_exact(qk_json_str(c, "type"));
     }
     p->npartial_cols = json_array_size(cols);
     /* map: SELECT * REPLACE (... AS VARCHAR) FROM (<map>), when any column needs it */

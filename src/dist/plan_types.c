@@ -15,6 +15,7 @@
  * read_json's columns) is left alone. Parquet files carry their schema; hive partition types are
  * pinned by the lake layer (qk_lake_pin_hive).
  */
+#include "core/json.h"
 #include "dist/dist_int.h"
 #include "lake/resolve.h"
 
@@ -24,12 +25,6 @@
 #include <strings.h>
 
 #define SQL_MAX QK_DIST_PLAN_SQL_MAX
-
-static const char *jstr(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : "";
-}
 
 int qk_dist_describe_json(qk_engine *e, const char *sql, json_t **cols, qk_err *err)
 {
@@ -140,7 +135,7 @@ int qk_dist_pin_sniffed(qk_engine *e, duckdb_connection con, const char *mark, j
 {
     static const char *const csv_types[] = {"types", "dtypes", "column_types", NULL};
     json_t *fn = json_object_get(leaf, "function"), *cols = NULL, *args = NULL, *c;
-    const char *name = jstr(fn, "function_name");
+    const char *name = qk_json_str(fn, "function_name");
     bool csv = !strncasecmp(name, "read_csv", 8);
     size_t n, i;
     qk_buf b;
@@ -156,9 +151,9 @@ int qk_dist_pin_sniffed(qk_engine *e, duckdb_connection con, const char *mark, j
     json_array_foreach(cols, i, c)
     {
         if (!rc && i) rc = qk_buf_adds(&b, ", ");
-        if (!rc) rc = qk_sql_add_literal(&b, jstr(c, "name"));
+        if (!rc) rc = qk_sql_add_literal(&b, qk_json_str(c, "name"));
         if (!rc) rc = qk_buf_adds(&b, ": ");
-        if (!rc) rc = qk_sql_add_literal(&b, jstr(c, "type"));
+        if (!rc) rc = qk_sql_add_literal(&b, qk_json_str(c, "type"));
     }
     if (!rc) rc = qk_buf_addc(&b, '}');
     if (!rc && !(args = qk_lake_call_args(con, mark, qk_buf_cstr(&b), err))) rc = QK_EINTERNAL;

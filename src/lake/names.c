@@ -14,6 +14,7 @@
  * itself: the SQL text of the table function is parsed with json_serialize_sql and its FROM
  * node spliced in, so no node is written by hand.
  */
+#include "core/json.h"
 #include "delta/delta.h"
 #include "lake/catalog.h"
 #include "lake/lake_int.h"
@@ -32,12 +33,6 @@ typedef struct names_state {
     size_t replaced;
     qk_lake_known *known; /* may be NULL */
 } names_state;
-
-static const char *jstr(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : "";
-}
 
 static void collect_ctes(json_t *j, json_t *out)
 {
@@ -142,7 +137,7 @@ static int splice_from(names_state *ns, json_t *node, const char *sql, qk_err *e
  * VERSION, to TIMESTAMPTZ then epoch ms for TIMESTAMP). */
 static int at_value(names_state *ns, json_t *at, qk_delta_at *out, qk_err *err)
 {
-    const char *unit = jstr(at, "unit");
+    const char *unit = qk_json_str(at, "unit");
     bool version = !strcasecmp(unit, "VERSION");
     json_t *t = NULL;
     char *expr = NULL, *sql = NULL;
@@ -214,8 +209,8 @@ out:
 
 static int bind_table(names_state *ns, json_t *node, qk_err *err)
 {
-    const char *cat = jstr(node, "catalog_name"), *sch = jstr(node, "schema_name"),
-               *tab = jstr(node, "table_name"), *alias = jstr(node, "alias");
+    const char *cat = qk_json_str(node, "catalog_name"), *sch = qk_json_str(node, "schema_name"),
+               *tab = qk_json_str(node, "table_name"), *alias = qk_json_str(node, "alias");
     const char *parts[3];
     size_t np = 0;
     qk_lake_table t;
@@ -345,9 +340,9 @@ static int walk(names_state *ns, json_t *j, qk_err *err)
         return 0;
     }
     if (!json_is_object(j)) return 0;
-    if (!strcmp(jstr(j, "type"), "BASE_TABLE")) return bind_table(ns, j, err);
-    if (!strcmp(jstr(j, "type"), "SHOW_REF") && json_is_null(json_object_get(j, "query"))) {
-        const char *t = jstr(j, "table_name");
+    if (!strcmp(qk_json_str(j, "type"), "BASE_TABLE")) return bind_table(ns, j, err);
+    if (!strcmp(qk_json_str(j, "type"), "SHOW_REF") && json_is_null(json_object_get(j, "query"))) {
+        const char *t = qk_json_str(j, "table_name");
         if (!strcmp(t, "\"tables\"")) return bind_show(ns, j, false, err);
         if (!strcmp(t, "__show_tables_expanded")) return bind_show(ns, j, true, err);
     }

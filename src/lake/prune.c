@@ -16,6 +16,7 @@
  * Fewer files could change the types DuckDB infers, so the query gets hive_types pinned to the
  * types of the full set. Any failure: keep every file.
  */
+#include "core/json.h"
 #include "lake/lake_int.h"
 
 #include <stdio.h>
@@ -29,12 +30,6 @@ typedef struct part_cols {
     char *name[MAX_PARTS];
     size_t n;
 } part_cols;
-
-static const char *jstr(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : "";
-}
 
 /* How many JSON strings in j equal s. */
 static size_t count_string(json_t *j, const char *s)
@@ -51,8 +46,9 @@ static size_t count_string(json_t *j, const char *s)
 const char *qk_lake_param_name(json_t *c)
 {
     json_t *l = json_object_get(c, "left"), *names = json_object_get(l, "column_names");
-    if (strcmp(jstr(c, "class"), "COMPARISON") || strcmp(jstr(c, "type"), "COMPARE_EQUAL") ||
-        strcmp(jstr(l, "class"), "COLUMN_REF") || json_array_size(names) != 1)
+    if (strcmp(qk_json_str(c, "class"), "COMPARISON") ||
+        strcmp(qk_json_str(c, "type"), "COMPARE_EQUAL") ||
+        strcmp(qk_json_str(l, "class"), "COLUMN_REF") || json_array_size(names) != 1)
         return NULL;
     return json_string_value(json_array_get(names, 0));
 }
@@ -89,14 +85,14 @@ json_t *qk_lake_call_args(duckdb_connection con, const char *mark, const char *a
 static bool const_true(json_t *c)
 {
     json_t *v = json_object_get(c, "value"), *x = json_object_get(v, "value");
-    if (!strcmp(jstr(c, "class"), "CAST") &&
-        !strcmp(jstr(json_object_get(c, "cast_type"), "id"), "BOOLEAN")) {
+    if (!strcmp(qk_json_str(c, "class"), "CAST") &&
+        !strcmp(qk_json_str(json_object_get(c, "cast_type"), "id"), "BOOLEAN")) {
         json_t *cv = json_object_get(json_object_get(c, "child"), "value");
-        const char *t = jstr(cv, "value");
+        const char *t = qk_json_str(cv, "value");
         return !json_is_true(json_object_get(cv, "is_null")) &&
                (!strcasecmp(t, "t") || !strcasecmp(t, "true"));
     }
-    if (strcmp(jstr(c, "class"), "CONSTANT") || json_is_true(json_object_get(v, "is_null")))
+    if (strcmp(qk_json_str(c, "class"), "CONSTANT") || json_is_true(json_object_get(v, "is_null")))
         return false;
     return json_is_true(x) || (json_is_integer(x) && json_integer_value(x) != 0);
 }
@@ -107,20 +103,22 @@ static json_t *find_target(json_t *ast, const char *uri, json_t **where)
     json_t *node = json_object_get(json_array_get(json_object_get(ast, "statements"), 0), "node");
     json_t *from = json_object_get(node, "from_table"), *fn = json_object_get(from, "function");
     json_t *ch = json_object_get(fn, "children"), *c0 = json_array_get(ch, 0), *c;
-    const char *f = jstr(fn, "function_name");
+    const char *f = qk_json_str(fn, "function_name");
     bool hive = false;
     size_t i;
     *where = json_object_get(node, "where_clause");
-    if (strcmp(jstr(node, "type"), "SELECT_NODE") || strcmp(jstr(from, "type"), "TABLE_FUNCTION") ||
+    if (strcmp(qk_json_str(node, "type"), "SELECT_NODE") ||
+        strcmp(qk_json_str(from, "type"), "TABLE_FUNCTION") ||
         json_array_size(json_object_get(json_object_get(node, "cte_map"), "map")) != 0 ||
         !json_is_object(*where) || count_string(ast, uri) != 1)
         return NULL;
     if (strcmp(f, "read_parquet") && strcmp(f, "parquet_scan") && strcmp(f, "read_csv") &&
         strcmp(f, "read_csv_auto"))
         return NULL;
-    if (strcmp(jstr(c0, "class"), "CONSTANT") ||
-        strcmp(jstr(json_object_get(json_object_get(c0, "value"), "type"), "id"), "VARCHAR") ||
-        strcmp(jstr(json_object_get(c0, "value"), "value"), uri))
+    if (strcmp(qk_json_str(c0, "class"), "CONSTANT") ||
+        strcmp(qk_json_str(json_object_get(json_object_get(c0, "value"), "type"), "id"),
+               "VARCHAR") ||
+        strcmp(qk_json_str(json_object_get(c0, "value"), "value"), uri))
         return NULL;
     json_array_foreach(ch, i, c)
     {
@@ -198,7 +196,7 @@ static bool expr_ok(json_t *e, const part_cols *pc)
         return true;
     }
     if (!json_is_object(e)) return true;
-    cls = jstr(e, "class");
+    cls = qk_json_str(e, "class");
     if (*cls) {
         for (i = 0; i < sizeof allow / sizeof allow[0]; i++)
             known |= !strcmp(cls, allow[i]);
@@ -207,7 +205,8 @@ static bool expr_ok(json_t *e, const part_cols *pc)
             json_t *n = json_object_get(e, "column_names");
             return json_array_size(n) == 1 && is_part(pc, json_string_value(json_array_get(n, 0)));
         }
-        if (!strcmp(cls, "FUNCTION") && qk_lake_volatile_fn(jstr(e, "function_name"))) return false;
+        if (!strcmp(cls, "FUNCTION") && qk_lake_volatile_fn(qk_json_str(e, "function_name")))
+            return false;
     }
     json_object_foreach(e, k, v) if (!expr_ok(v, pc)) return false;
     return true;
@@ -218,7 +217,7 @@ static json_t *partition_filter(json_t *where, const part_cols *pc)
 {
     json_t *kept = json_array(), *c, *out = NULL;
     size_t i;
-    bool and = !strcmp(jstr(where, "type"), "CONJUNCTION_AND");
+    bool and = !strcmp(qk_json_str(where, "type"), "CONJUNCTION_AND");
     if (!kept) return NULL;
     if (!and) {
         if (expr_ok(where, pc)) out = json_deep_copy(where);

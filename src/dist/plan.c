@@ -205,74 +205,67 @@ static bool is_int_const(json_t *e, json_int_t *v)
     return true;
 }
 
-/* Is there a node of class cls anywhere in j? */
-static bool has_class(json_t *j, const char *cls)
+typedef bool (*node_pred)(const pstate *ps, json_t *node, const char *arg);
+
+/* Does pred hold for some object anywhere in j (j itself included)? */
+static bool any_node(const pstate *ps, json_t *j, node_pred pred, const char *arg)
 {
     const char *k;
     json_t *v;
     size_t i;
     if (json_is_object(j)) {
-        if (!strcmp(qk_json_str(j, "class"), cls)) return true;
+        if (pred(ps, j, arg)) return true;
         json_object_foreach(j, k, v)
         {
-            if (has_class(v, cls)) return true;
+            if (any_node(ps, v, pred, arg)) return true;
         }
     } else if (json_is_array(j)) {
         json_array_foreach(j, i, v)
         {
-            if (has_class(v, cls)) return true;
+            if (any_node(ps, v, pred, arg)) return true;
         }
     }
     return false;
 }
 
-/* Does j call a function whose value differs between workers (random(), now(), ...)? */
+static bool is_class(const pstate *ps, json_t *e, const char *cls)
+{
+    (void)ps;
+    return !strcmp(qk_json_str(e, "class"), cls);
+}
+
+/* A call of a function whose value differs between workers (random(), now(), ...). */
+static bool is_volatile(const pstate *ps, json_t *e, const char *unused)
+{
+    (void)ps, (void)unused;
+    return is_class(ps, e, "FUNCTION") && qk_lake_volatile_fn(qk_json_str(e, "function_name"));
+}
+
+static bool is_aggregate_node(const pstate *ps, json_t *e, const char *unused)
+{
+    (void)unused;
+    return is_class(ps, e, "FUNCTION") &&
+           json_object_get(ps->aggnames, qk_json_str(e, "function_name")) != NULL;
+}
+
+static bool has_class(json_t *j, const char *cls)
+{
+    return any_node(NULL, j, is_class, cls);
+}
+
 static bool has_volatile(json_t *j)
 {
-    const char *k;
-    json_t *v;
-    size_t i;
-    if (json_is_object(j)) {
-        if (!strcmp(qk_json_str(j, "class"), "FUNCTION") &&
-            qk_lake_volatile_fn(qk_json_str(j, "function_name")))
-            return true;
-        json_object_foreach(j, k, v)
-        {
-            if (has_volatile(v)) return true;
-        }
-    } else if (json_is_array(j)) {
-        json_array_foreach(j, i, v)
-        {
-            if (has_volatile(v)) return true;
-        }
-    }
-    return false;
+    return any_node(NULL, j, is_volatile, NULL);
 }
 
 static bool is_aggregate(pstate *ps, json_t *e)
 {
-    return !strcmp(qk_json_str(e, "class"), "FUNCTION") &&
-           json_object_get((json_t *)ps->aggnames, qk_json_str(e, "function_name")) != NULL;
+    return is_aggregate_node(ps, e, NULL);
 }
 
 static bool has_aggregate(pstate *ps, json_t *j)
 {
-    const char *k;
-    json_t *v;
-    size_t i;
-    if (json_is_object(j)) {
-        if (is_aggregate(ps, j)) return true;
-        json_object_foreach(j, k, v)
-        {
-            if (has_aggregate(ps, v)) return true;
-        }
-    } else if (json_is_array(j)) {
-        json_array_foreach(j, i, v)
-        {
-            if (has_aggregate(ps, v)) return true;
-        }
-    }
-    return false;
+    return any_node(ps, j, is_aggregate_node, NULL);
 }
 
 /* ---- aggregates ---------------------------------------------------------------------------- */

@@ -5,11 +5,13 @@
  * A request, as MHD calls us:
  *   1. first callback: make a qk_req_ctx, route it, and decide what can be decided from the
  *      headers alone: 503 while stopping, 404, 405 (+Allow), 401 (+WWW-Authenticate), 413 when
- *      Content-Length is over max_body. When the request has a body such an answer is sent
- *      at once, so the body is never read (MHD then closes the connection); otherwise it is
- *      kept for step 3 so a keep-alive connection stays open.
- *   2. body callbacks: append to ctx->body up to max_body; past it, drop bytes (at most
- *      DISCARD_MAX, then close the connection) and answer 413 in step 3.
+ *      Content-Length is over max_body. When the client waits for "100-continue" (or
+ *      declares more than DISCARD_MAX) such an answer is sent at once, so the body is never
+ *      sent (MHD then closes the connection); otherwise it is kept for step 3, after the body
+ *      was read and dropped, so the client sees it and a keep-alive connection stays open.
+ *   2. body callbacks: append to ctx->body up to max_body; past it, or after an early
+ *      answer, drop bytes (at most DISCARD_MAX, then close the connection) and answer in
+ *      step 3.
  *   3. last callback: call the endpoint's handler (handlers.c) and queue its qk_reply; a
  *      reply marked drop (the client left mid-query) closes the connection instead.
  *   4. completion: one JSON log line (id, method, path, status, ms, rows, bytes, errorType;
@@ -164,6 +166,20 @@ static bool has_body(struct MHD_Connection *conn)
     return header(conn, MHD_HTTP_HEADER_TRANSFER_ENCODING) || (cl && strcmp(cl, "0") != 0);
 }
 
+/* Whether an early answer must be sent before the body is read. A client that sent
+ * "Expect: 100-continue" waits for it and sends no body. One that is already sending would
+ * get a TCP reset, and may lose the answer, if we closed on unread bytes: its body is read
+ * and dropped instead (step 2), unless it declares more than DISCARD_MAX. */
+static bool answer_before_body(struct MHD_Connection *conn)
+{
+    const char *ex = header(conn, MHD_HTTP_HEADER_EXPECT);
+    const char *cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *end;
+    if (!has_body(conn)) return false;
+    if (ex && strcasecmp(ex, "100-continue") == 0) return true;
+    return cl && strtoull(cl, &end, 10) > DISCARD_MAX;
+}
+
 static bool declared_too_big(qk_server *s, struct MHD_Connection *conn)
 {
     const char *cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -235,7 +251,7 @@ static enum MHD_Result begin(qk_server *s, struct MHD_Connection *conn, const ch
     *con_cls = c;
     c->endpoint = rt ? rt->ep : QK_EP_OTHER;
     precheck(s, conn, c, rt, method);
-    if (c->has_early && has_body(conn)) return send_reply(conn, c, &c->early);
+    if (c->has_early && answer_before_body(conn)) return send_reply(conn, c, &c->early);
     return MHD_YES;
 }
 

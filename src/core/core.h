@@ -50,7 +50,9 @@
     X(QK_EPARSE, -12, "parse error")                                                               \
     X(QK_EUNSUPPORTED, -13, "unsupported")                                                         \
     X(QK_EINTERNAL, -14, "internal error")                                                         \
-    X(QK_EHTTP, -15, "HTTP error")
+    X(QK_EHTTP, -15, "HTTP error")                                                                 \
+    X(QK_ECONFLICT, -16, "conflict")                                                               \
+    X(QK_ECONSTRAINT, -17, "constraint violated")
 
 enum {
 #define QK_ERR_ENUM(name, val, text) name = val,

@@ -56,6 +56,10 @@ const char *qk_err_name(int code)
         return "InternalError";
     case QK_EHTTP:
         return "HTTPError";
+    case QK_ECONFLICT:
+        return "ConcurrentModification";
+    case QK_ECONSTRAINT:
+        return "ConstraintViolation";
     }
     return "Error";
 }

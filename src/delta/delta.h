@@ -159,4 +159,90 @@ int qk_delta_type_of(json_t *spark_type, qk_buf *duckdb_type, qk_err *err);
 int qk_delta_check_files(qk_store *s, const char *table_prefix, const qk_delta_snapshot *snap,
                          const qk_obj_list *known, qk_err *err);
 
+/* ---- writing (write.c, commit.c, checkpoint_write.c; writer protocol 2) ------------------ */
+
+enum {
+    QK_DELTA_CREATE = 0,    /* a new table: QK_EEXIST when version 0 exists */
+    QK_DELTA_APPEND = 1,    /* add rows; creates the table when there is none */
+    QK_DELTA_OVERWRITE = 2, /* replace every row (and the schema, when it differs); creates */
+};
+
+/* Progress of a write: stage is "reading", "writing", "uploading", "committing" or
+ * "checkpointing"; done/total in rows ("reading", "writing") or bytes ("uploading"), total 0
+ * when unknown. Called from the writing thread. */
+typedef void (*qk_delta_progress_fn)(void *ud, const char *stage, uint64_t done, uint64_t total);
+
+typedef struct qk_delta_write_opts {
+    int mode;                        /* QK_DELTA_CREATE / _APPEND / _OVERWRITE */
+    const char *const *partition_by; /* when the write creates the table or replaces its
+                                        schema: partition columns (NULL: none); on an append,
+                                        NULL or the table's own */
+    size_t npartition_by;
+    const char *name;        /* create: metaData.name (NULL: none) */
+    const char *description; /* create: metaData.description (NULL: none) */
+    json_t *configuration;   /* create: table properties (borrowed object of strings),
+                                e.g. {"delta.appendOnly": "true"}; NULL: none */
+    const char *app_id;      /* non-NULL: idempotent write; a txn action (app_id,
+                                txn_version) is committed with the data, and a write
+                                whose txn_version <= the table's for app_id does
+                                nothing (result.skipped) */
+    int64_t txn_version;
+    int checkpoint_interval;       /* a checkpoint after each commit whose version is a
+                                      multiple: 0 = the table's delta.checkpointInterval,
+                                      else 10; < 0 = never */
+    int max_attempts;              /* commit attempts when other writers win (0 = 100) */
+    uint64_t max_rows_per_file;    /* 0 = 8,000,000 */
+    const char *operation;         /* commitInfo.operation (NULL: "CREATE TABLE AS SELECT",
+                                      "WRITE") */
+    json_t *operation_parameters;  /* borrowed; NULL: {"mode": ...} */
+    const char *engine_info;       /* commitInfo.engineInfo (NULL: "quack/<version>") */
+    qk_delta_progress_fn progress; /* may be NULL */
+    void *progress_ud;
+} qk_delta_write_opts;
+
+typedef struct qk_delta_write_result {
+    int64_t version; /* the version committed (skipped: the table's current version) */
+    bool created;    /* this write made version 0 */
+    bool skipped;    /* app_id had already committed txn_version: nothing written */
+    uint64_t rows;   /* rows written */
+    size_t files_added;
+    size_t files_removed; /* overwrite: the files the commit removed */
+    uint64_t bytes;       /* bytes of the data files added */
+    int attempts;         /* commit attempts; > 1 when the commit was rebased */
+    bool checkpointed;    /* a checkpoint (and _last_checkpoint) was written at version */
+    char warning[512];    /* non-empty: something after the commit failed (the checkpoint); the
+                             write itself succeeded */
+} qk_delta_write_result;
+
+/*
+ * Write the rows of source_sql (one SELECT DuckDB can run on a fresh connection of e: paths
+ * already resolved, lake names already bound) to the Delta table at table_prefix of s.
+ * Data files are Parquet written by DuckDB into e's temp directory, one or more per partition
+ * (at most max_rows_per_file rows each), then put under the table as
+ * [<col>=<value>/...]part-<uuid>.parquet (unique, never overwritten), each with an add action
+ * carrying size, partition values and stats (numRecords, minValues, maxValues, nullCount for
+ * top-level columns of primitive types). The commit is put-if-absent of the next version
+ * (commitInfo, [protocol 1/2 and metaData], [txn], removes, adds). When another writer took
+ * that version: an append whose winners changed neither protocol nor metadata rebases (also
+ * re-checking its txn) and tries the next version; anything else fails with QK_ECONFLICT
+ * naming the winning version. Data files of a write that does not commit are deleted.
+ * Refusals, before anything is written: QK_EEXIST (create over a table), QK_EINVAL (an append
+ * whose columns do not match the table's, reported column by column; partition columns that
+ * are not columns), QK_EUNSUPPORTED (an overwrite of a delta.appendOnly table, writer features
+ * or minWriterVersion > 2 we cannot honour), QK_ECONSTRAINT (a row breaks a column invariant:
+ * the invariant and a count of rows), and the reader's errors for the existing log.
+ */
+int qk_delta_write(qk_engine *e, qk_store *s, const char *table_prefix, const char *source_sql,
+                   const qk_delta_write_opts *o, qk_delta_write_result *out, qk_err *err);
+
+/*
+ * Write a checkpoint of version (the snapshot at it) as _delta_log/%020d.checkpoint.parquet
+ * (protocol, metaData, txn and add rows; Parquet written by DuckDB with the spec's checkpoint
+ * schema, partitionValues and tags as MAP(VARCHAR, VARCHAR), stats as a JSON string), then
+ * _last_checkpoint ({"version","size","sizeInBytes"}). Idempotent. *rows (may be NULL): the
+ * rows written.
+ */
+int qk_delta_checkpoint_write(qk_engine *e, qk_store *s, const char *table_prefix, int64_t version,
+                              uint64_t *rows, qk_err *err);
+
 #endif

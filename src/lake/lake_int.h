@@ -33,13 +33,16 @@ size_t qk_lake_prune(duckdb_connection con, json_t *ast, const char *mark, const
                      const char *pattern, const char *probe_dir, char *const *keys, size_t n,
                      bool *keep);
 
-/* What binding table names already listed on a remote lake: the objects (keys are full
+/* What binding table names learnt: on a remote lake the objects listed (keys are full
  * "s3://bucket/key" URIs) and the globs they cover completely, so resolving the paths does not
- * LIST or HEAD them again. Zero-initialize; free with qk_lake_known_free. */
+ * LIST or HEAD them again; on any lake the tables bound (lineage's parents). Zero-initialize;
+ * free with qk_lake_known_free. */
 typedef struct qk_lake_known {
     qk_obj_list objs;
     char **globs;
     size_t nglobs;
+    json_t *bound; /* NULL, or an array of {"name","path","kind"[,"version"]}, one per table
+                      reference bound, in query order (qk_lake_ctx.bound) */
 } qk_lake_known;
 void qk_lake_known_free(qk_lake_known *k);
 

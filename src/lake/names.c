@@ -78,6 +78,7 @@ void qk_lake_known_free(qk_lake_known *k)
     for (size_t i = 0; i < k->nglobs; i++)
         free(k->globs[i]);
     free(k->globs);
+    json_decref(k->bound);
     memset(k, 0, sizeof *k);
 }
 
@@ -113,6 +114,24 @@ static int remember(names_state *ns, const qk_lake_table *t, qk_err *err)
     }
     qk_buf_free(&u);
     return rc ? qk_errf(err, rc, "table %s: cannot keep its listing", t->name) : 0;
+}
+
+/* Note t (and the Delta version read, or -1) in ns->known->bound. */
+static int note_bound(names_state *ns, const qk_lake_table *t, int64_t version, qk_err *err)
+{
+    json_t *o;
+    if (!ns->known) return 0;
+    if (!ns->known->bound && !(ns->known->bound = json_array()))
+        return qk_errf(err, QK_ENOMEM, "out of memory");
+    o = json_pack("{s:s, s:s, s:s}", "name", t->name, "path", t->path, "kind",
+                  qk_table_kind_name(t->kind));
+    if (o && version >= 0 && json_object_set_new(o, "version", json_integer(version))) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (!o || json_array_append_new(ns->known->bound, o))
+        return qk_errf(err, QK_ENOMEM, "out of memory");
+    return 0;
 }
 
 /* Parse "SELECT * FROM <from>" and put its FROM node in place of node's contents. */
@@ -181,7 +200,8 @@ static int at_value(names_state *ns, json_t *at, qk_delta_at *out, qk_err *err)
 }
 
 /* "(<scan of the snapshot>)" for a Delta table, at its AT clause (or the latest version). */
-static int delta_sql(names_state *ns, const qk_lake_table *t, json_t *at, qk_buf *sql, qk_err *err)
+static int delta_sql(names_state *ns, const qk_lake_table *t, json_t *at, qk_buf *sql,
+                     int64_t *version, qk_err *err)
 {
     qk_delta_at when = {QK_DELTA_AT_LATEST, 0, 0};
     qk_delta_snapshot *snap = NULL;
@@ -198,6 +218,7 @@ static int delta_sql(names_state *ns, const qk_lake_table *t, json_t *at, qk_buf
         rc = qk_errf(err, QK_ENOMEM, "out of memory");
         goto out;
     }
+    *version = snap->version;
     rc = qk_buf_addc(sql, '(');
     if (!rc) rc = qk_delta_scan_sql(snap, uri, NULL, sql, err);
     if (!rc) rc = qk_buf_addc(sql, ')');
@@ -216,6 +237,7 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
     qk_lake_table t;
     qk_buf sql;
     json_t *sample, *cols, *at;
+    int64_t version = -1;
     qk_err e;
     int rc;
     if (!*tab || strchr(tab, '/') || qk_str_startswith(tab, "s3://")) return 0;
@@ -246,12 +268,13 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
     if (qk_buf_adds(&sql, "SELECT * FROM "))
         rc = qk_errf(err, QK_ENOMEM, "out of memory");
     else if (t.kind == QK_TABLE_DELTA)
-        rc = delta_sql(ns, &t, at, &sql, err);
+        rc = delta_sql(ns, &t, at, &sql, &version, err);
     else
         rc = qk_lake_table_sql(&t, qk_store_uri(ns->lake), &sql, err);
     if (!rc && (qk_buf_adds(&sql, " AS ") || add_ident(&sql, *alias ? alias : tab)))
         rc = qk_errf(err, QK_ETOOBIG, "table %s: query text too long", t.name);
     if (!rc) rc = remember(ns, &t, err);
+    if (!rc) rc = note_bound(ns, &t, version, err);
     qk_lake_table_free(&t);
     if (rc) {
         qk_buf_free(&sql);

@@ -671,6 +671,8 @@ void qk_lake_ctx_free(qk_lake_ctx *ctx)
     ctx->view_dir = NULL;
     if (ctx->own_cache) qk_cache_close(ctx->cache);
     ctx->cache = NULL;
+    json_decref(ctx->bound);
+    ctx->bound = NULL;
     ctx->own_cache = false;
 }
 
@@ -753,6 +755,9 @@ static int bind_names(resolve_state *rs, qk_err *err)
         rc = qk_lake_bind_names(rs->ctx->engine, rs->con, rs->ast, rs->mark, lake, &rs->ctx->tables,
                                 &rs->known, err);
     qk_store_destroy(lake);
+    json_decref(rs->ctx->bound);
+    rs->ctx->bound = rs->known.bound;
+    rs->known.bound = NULL;
     return rc;
 }
 

@@ -44,6 +44,9 @@ typedef struct qk_lake_ctx {
     size_t pruned;  /* objects skipped by hive partition pruning */
     size_t tables;  /* lake table references bound (ctx->names) */
     bool parsed;    /* the statement was parsed (errors after are the lake's) */
+    json_t *bound;  /* with names: NULL, or the lake tables the query reads, an array of
+                       {"name","path","kind"[,"version": the Delta snapshot read]} in query
+                       order (lineage's parents); freed by qk_lake_ctx_free */
 } qk_lake_ctx;
 
 /* Zero ctx and set its engine. */

@@ -245,4 +245,75 @@ int qk_delta_write(qk_engine *e, qk_store *s, const char *table_prefix, const ch
 int qk_delta_checkpoint_write(qk_engine *e, qk_store *s, const char *table_prefix, int64_t version,
                               uint64_t *rows, qk_err *err);
 
+/* ---- history and vacuum (history.c, vacuum.c) -------------------------------------------- */
+
+/* One commit, as `quack table history` shows it. */
+typedef struct qk_delta_commit {
+    int64_t version;
+    int64_t timestamp_ms;    /* commitInfo.inCommitTimestamp, else .timestamp, else the file's
+                                mtime */
+    const char *operation;   /* commitInfo.operation, NULL when absent */
+    const char *parameters;  /* commitInfo.operationParameters as compact JSON, NULL */
+    const char *engine_info; /* commitInfo.engineInfo (or clientVersion), NULL */
+    size_t files_added;      /* add actions */
+    size_t files_removed;    /* remove actions */
+    int64_t rows_added;      /* sum of the adds' numRecords; -1 when a stat is missing */
+    uint64_t bytes_added;    /* sum of the adds' sizes */
+    bool metadata;           /* the commit has a metaData action (create, schema change) */
+    bool protocol;           /* ... a protocol action */
+    const char *txn_app_id;  /* the commit's first txn action, NULL when none */
+    int64_t txn_version;
+} qk_delta_commit;
+
+typedef struct qk_delta_history {
+    qk_delta_commit *commits; /* newest first */
+    size_t n;
+    int64_t latest; /* the table's latest version */
+    int64_t oldest; /* the oldest version whose commit file is still there */
+    /* private */
+    qk_arena arena;
+} qk_delta_history;
+
+/*
+ * The commits of the table at table_prefix, newest first: at most limit (0 = all) of the
+ * versions whose JSON commit files exist (versions only in a checkpoint are not listed). A
+ * corrupt commit line is QK_EPARSE naming "<key>:<line>". *out: free with
+ * qk_delta_history_free.
+ */
+int qk_delta_history_load(qk_store *s, const char *table_prefix, size_t limit,
+                          qk_delta_history **out, qk_err *err);
+void qk_delta_history_free(qk_delta_history *h); /* accepts NULL */
+
+/* One file VACUUM would delete (or deleted). */
+typedef struct qk_delta_vacuum_file {
+    const char *key; /* store key */
+    uint64_t size;
+    int64_t mtime_ms;
+    bool tracked; /* referenced by some version of the log (removed before the window); false:
+                     never committed (a failed or killed writer's file) */
+} qk_delta_vacuum_file;
+
+typedef struct qk_delta_vacuum_result {
+    qk_delta_vacuum_file *files; /* sorted by key */
+    size_t n;
+    uint64_t bytes;
+    int64_t cutoff_ms;    /* now - retain */
+    int64_t keep_version; /* the oldest version that stays readable (time travel) */
+    size_t deleted;       /* files deleted (0 on a dry run) */
+    qk_arena arena;       /* private */
+} qk_delta_vacuum_result;
+
+/*
+ * VACUUM the table at table_prefix: find the data files (every object under the table except
+ * _delta_log/ and paths with a segment starting with '_' or '.', as Delta does) that no
+ * version readable after the cutoff (now - retain_ms) references, and whose mtime is before
+ * the cutoff (so a writer's files not yet committed are never taken). The versions kept are
+ * the one current at the cutoff and every later one: the files active at the first plus the
+ * files added by the rest. dry_run: list them only; else delete them (many at a time) and set
+ * deleted. retain_ms < 0 is QK_EINVAL. *out: free with qk_delta_vacuum_free.
+ */
+int qk_delta_vacuum(qk_engine *e, qk_store *s, const char *table_prefix, int64_t retain_ms,
+                    bool dry_run, qk_delta_vacuum_result **out, qk_err *err);
+void qk_delta_vacuum_free(qk_delta_vacuum_result *r); /* accepts NULL */
+
 #endif

@@ -36,6 +36,9 @@ extern const char qk_help_cache[];
 int qk_cmd_cache(int argc, char **argv);
 extern const char qk_help_lake[];
 int qk_cmd_lake(int argc, char **argv);
+extern const char qk_help_table[], qk_help_lineage[];
+int qk_cmd_table(int argc, char **argv);
+int qk_cmd_lineage(int argc, char **argv);
 extern const char qk_help_bench[];
 int qk_cmd_bench(int argc, char **argv);
 

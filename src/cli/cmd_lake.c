@@ -28,6 +28,7 @@
 #include "engine/engine.h"
 #include "lake/catalog.h"
 #include "lake/schema.h"
+#include "lake/table.h"
 #include "store/store.h"
 
 #define LAKE_PARALLEL 4
@@ -371,37 +372,6 @@ static ls_mode ls_mode_of(const lake_args *a)
  * quotes is one '"'). Returns the number of parts (1..3; each a heap string in parts), or 0
  * when the name is malformed (an empty part, an unterminated quote, more than 3 parts).
  */
-static int split_name(const char *name, char *parts[3])
-{
-    const char *p = name;
-    int n = 0, bad = 0;
-    while (!bad) {
-        qk_buf b;
-        qk_buf_init(&b, QK_STORE_KEY_MAX);
-        if (*p == '"') {
-            for (p++; *p && !bad; p++) {
-                if (*p == '"' && p[1] != '"') break;
-                if (*p == '"') p++;
-                bad = qk_buf_addc(&b, *p);
-            }
-            bad = bad || *p++ != '"';
-        } else {
-            for (; *p && *p != '.' && *p != '"' && !bad; p++)
-                bad = qk_buf_addc(&b, *p);
-        }
-        bad = bad || b.len == 0 || n == 3 || (*p && *p != '.');
-        if (bad) {
-            qk_buf_free(&b);
-            break;
-        }
-        parts[n++] = qk_buf_detach(&b, NULL);
-        if (!*p++) return n;
-    }
-    while (n > 0)
-        free(parts[--n]);
-    return 0;
-}
-
 /* The lake's store and, opened on first use, the engine that reads schemas. */
 typedef struct lake_ctx {
     const char *root; /* as given */
@@ -449,23 +419,6 @@ static int schema_of(lake_ctx *c, const qk_lake_table *t, json_t **cols, qk_err 
     return 0;
 }
 
-static json_t *jstring(const char *s)
-{
-    json_t *j = json_string(s);
-    return j ? j : json_string("(not UTF-8)");
-}
-
-/* "2019-04-30 23:59:59 UTC" or, with iso, "2019-04-30T23:59:59Z"; "-" when unknown. */
-static const char *fmt_time(int64_t ms, bool iso, char *out, size_t cap)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    snprintf(out, cap, "-");
-    if (ms > 0 && gmtime_r(&t, &tm))
-        strftime(out, cap, iso ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return out;
-}
-
 /* "30 (date)", "12 (year, month)"; "-" when the table is not partitioned. Caller frees. */
 static char *fmt_partitions(const qk_lake_table *t)
 {
@@ -510,27 +463,8 @@ static char *fmt_schema(json_t *cols, size_t max)
 static json_t *table_json(const lake_ctx *c, const qk_lake_table *t, bool with_schema, json_t *cols,
                           const qk_err *serr)
 {
-    json_t *o = json_object(), *pc = json_array();
-    char ts[40], *loc = join(qk_store_uri(c->store), t->path);
-    for (size_t i = 0; i < t->npart_cols; i++)
-        json_array_append_new(pc, jstring(t->part_cols[i]));
-    json_object_set_new(o, "name", jstring(t->name));
-    json_object_set_new(o, "kind", json_string(qk_table_kind_name(t->kind)));
-    json_object_set_new(o, "format", json_string(qk_table_format_name(t->format)));
-    json_object_set_new(o, "path", jstring(t->path));
-    json_object_set_new(o, "location", jstring(loc ? loc : ""));
-    json_object_set_new(o, "files", json_integer((json_int_t)t->nfiles));
-    json_object_set_new(o, "bytes", json_integer((json_int_t)t->bytes));
-    json_object_set_new(o, "partitions", json_integer((json_int_t)t->partitions));
-    json_object_set_new(o, "partition_columns", pc);
-    json_object_set_new(o, "mtime_ms", json_integer(t->mtime_ms));
-    json_object_set_new(o, "modified", json_string(fmt_time(t->mtime_ms, true, ts, sizeof ts)));
-    if (with_schema) {
-        json_object_set(o, "schema", cols ? cols : json_null());
-        if (!cols) json_object_set_new(o, "schema_error", jstring(serr->msg));
-    }
-    free(loc);
-    return o;
+    return qk_lake_table_json(c->store, t, with_schema ? cols : NULL,
+                              with_schema && !cols ? serr->msg : NULL);
 }
 
 /* Print o as one line and release it. */
@@ -644,7 +578,7 @@ static void print_details(const lake_ctx *c, const qk_lake_table *t, json_t *col
     printf("%-11s %s (%llu bytes)\n", "bytes", qk_cli_human_bytes(t->bytes, h, sizeof h),
            (unsigned long long)t->bytes);
     printf("%-11s %s\n%-11s %s\n", "partitions", parts, "modified",
-           fmt_time(t->mtime_ms, false, ts, sizeof ts));
+           qk_lake_fmt_time(t->mtime_ms, false, ts, sizeof ts));
     free(parts);
     free(loc);
     if (!cols) {
@@ -667,7 +601,7 @@ static void print_details(const lake_ctx *c, const qk_lake_table *t, json_t *col
 static int ls_table(const lake_args *a, lake_ctx *c, qk_err *err)
 {
     char *parts[3] = {0};
-    int n = split_name(a->pos[0], parts), rc;
+    int n = qk_lake_name_split(a->pos[0], parts), rc;
     qk_lake_table t = {0};
     json_t *cols = NULL;
     qk_err serr = {0};
@@ -1000,7 +934,7 @@ static int check_args(const lake_args *a)
                                           "--recursive or a URI|PATH");
     if (ls && ls_mode_of(a) == LS_TABLE) {
         char *parts[3];
-        int n = split_name(a->pos[0], parts);
+        int n = qk_lake_name_split(a->pos[0], parts);
         if (n == 0)
             return qk_cli_usage_error("lake",
                                       "bad table name '%s' (1 to 3 parts separated by "

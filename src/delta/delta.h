@@ -174,9 +174,10 @@ typedef void (*qk_delta_progress_fn)(void *ud, const char *stage, uint64_t done,
 
 typedef struct qk_delta_write_opts {
     int mode;                        /* QK_DELTA_CREATE / _APPEND / _OVERWRITE */
-    const char *const *partition_by; /* when the write creates the table or replaces its
-                                        schema: partition columns (NULL: none); on an append,
-                                        NULL or the table's own */
+    const char *const *partition_by; /* create: partition columns (NULL: none); overwrite:
+                                        new ones, or NULL to keep the table's when the data
+                                        still has them all (else none); append: NULL or the
+                                        table's own */
     size_t npartition_by;
     const char *name;        /* create: metaData.name (NULL: none) */
     const char *description; /* create: metaData.description (NULL: none) */

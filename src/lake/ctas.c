@@ -68,3 +68,47 @@ size_t qk_lake_ctas_split(duckdb_connection con, const char *mark, const char *s
     }
     return 0;
 }
+
+/* Is the word at p (length n, unquoted) one of CREATE's keywords before the table name? */
+static bool create_word(const char *p, size_t n)
+{
+    static const char *const kw[] = {"CREATE", "OR", "REPLACE", "TEMP",   "TEMPORARY",
+                                     "TABLE",  "IF", "NOT",     "EXISTS", "VIEW"};
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
+        if (strlen(kw[i]) == n && !strncasecmp(p, kw[i], n)) return true;
+    return false;
+}
+
+char *qk_lake_ctas_name(const char *sql, size_t at)
+{
+    const char *p = sql, *end = sql + (at >= 2 ? at - 2 : 0), *start = NULL;
+    const char *stop;
+    size_t n;
+    while (p < end) {
+        const char *q;
+        if (isspace((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        q = p;
+        while (q < end && (isalnum((unsigned char)*q) || *q == '_'))
+            q++;
+        if (q > p && create_word(p, (size_t)(q - p))) {
+            p = q;
+            continue;
+        }
+        start = p;
+        break;
+    }
+    if (!start) return NULL;
+    /* the name runs to a column list's '(' or the end, quoted parts kept whole */
+    for (p = start; p < end && *p != '(';) {
+        const char *q = qk_lake_sql_skip(p);
+        p = q != p ? q : p + 1;
+    }
+    stop = p < end ? p : end;
+    while (stop > start && isspace((unsigned char)stop[-1]))
+        stop--;
+    n = (size_t)(stop - start);
+    return n ? strndup(start, n) : NULL;
+}

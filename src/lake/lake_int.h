@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "delta/skip.h"
 #include "lake/resolve.h"
 #include "store/store.h"
 
@@ -33,6 +34,27 @@ size_t qk_lake_prune(duckdb_connection con, json_t *ast, const char *mark, const
                      const char *pattern, const char *probe_dir, char *const *keys, size_t n,
                      bool *keep);
 
+/* Is the column reference ref (a COLUMN_REF node) one an expression may use? */
+typedef bool (*qk_lake_col_fn)(json_t *ref, void *ud);
+/* May expression e (any JSON under a WHERE conjunct) be evaluated outside its query, on values
+ * of the columns col_ok accepts: only constants, comparisons, AND/OR/NOT and other operators,
+ * BETWEEN, casts, CASE and deterministic functions (no subqueries, parameters, windows,
+ * volatile functions) of such columns? (prune.c) */
+bool qk_lake_expr_ok(json_t *e, qk_lake_col_fn col_ok, void *ud);
+
+/*
+ * Delta file skipping (prune.c): the part of the WHERE of select (a SELECT_NODE) that a
+ * Delta table reference ref (a BASE_TABLE node of select's FROM, named alias in the query,
+ * with columns m) can use, as a tree for qk_delta_skip; NULL when there is none. Only when ref
+ * is select's whole FROM or is joined by INNER (or CROSS) joins only, without TABLESAMPLE or
+ * column aliases; column names must resolve to ref (bare names only when ref is alone). The
+ * tree's SQL pieces (constants, partition expressions) are rendered by DuckDB on con; the
+ * tree lives in a.
+ */
+const qk_delta_pred *qk_lake_delta_filter(duckdb_connection con, const char *mark, json_t *select,
+                                          json_t *ref, const char *alias,
+                                          const qk_delta_metadata *m, qk_arena *a);
+
 /* What binding table names learnt: on a remote lake the objects listed (keys are full
  * "s3://bucket/key" URIs) and the globs they cover completely, so resolving the paths does not
  * LIST or HEAD them again; on any lake the tables bound (lineage's parents). Zero-initialize;
@@ -41,8 +63,9 @@ typedef struct qk_lake_known {
     qk_obj_list objs;
     char **globs;
     size_t nglobs;
-    json_t *bound; /* NULL, or an array of {"name","path","kind"[,"version"]}, one per table
-                      reference bound, in query order (qk_lake_ctx.bound) */
+    json_t *bound;        /* NULL, or an array of {"name","path","kind"[,"version"]}, one per table
+                             reference bound, in query order (qk_lake_ctx.bound) */
+    size_t delta_skipped; /* Delta files skipped by partition values or stats (skip.h) */
 } qk_lake_known;
 void qk_lake_known_free(qk_lake_known *k);
 
@@ -65,5 +88,8 @@ bool qk_lake_glob_match(const char *pattern, const char *key);
 const char *qk_lake_sql_skip(const char *p);
 /* CREATE ... AS <query> (ctas.c): the offset where <query> starts, or 0 when sql is not that. */
 size_t qk_lake_ctas_split(duckdb_connection con, const char *mark, const char *sql);
+/* The table name of that CREATE statement as written ("t", "main.\"my t\""), given the split
+ * (the offset just after AS). NULL when none is found. Caller frees. */
+char *qk_lake_ctas_name(const char *sql, size_t at);
 
 #endif

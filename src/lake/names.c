@@ -8,11 +8,13 @@
  * alias (or its name as the alias, so `trips.col` still binds), column aliases and TABLESAMPLE.
  * A Delta table becomes a subquery over its snapshot's files (delta.h's scan SQL): the latest
  * version, or the one its AT (VERSION => n) / AT (TIMESTAMP => t) clause names (DuckDB's own
- * parser reads the clause; DuckDB evaluates its expression). Other tables with an AT clause are
- * refused. A name the lake does not have is left alone for DuckDB to report. SHOW TABLES and SHOW
- * ALL TABLES become a VALUES list of the lake's tables. The replacement nodes are made by DuckDB
- * itself: the SQL text of the table function is parsed with json_serialize_sql and its FROM
- * node spliced in, so no node is written by hand.
+ * parser reads the clause; DuckDB evaluates its expression), without the files the WHERE of the
+ * SELECT reading it rules out by their partition values and stats (prune.c finds the usable
+ * conjuncts, delta/skip.h decides; QUACK_DELTA_SKIPPING=off reads them all). Other tables with
+ * an AT clause are refused. A name the lake does not have is left alone for DuckDB to report. SHOW
+ * TABLES and SHOW ALL TABLES become a VALUES list of the lake's tables. The replacement nodes are
+ * made by DuckDB itself: the SQL text of the table function is parsed with json_serialize_sql and
+ * its FROM node spliced in, so no node is written by hand.
  */
 #include "core/json.h"
 #include "delta/delta.h"
@@ -32,6 +34,7 @@ typedef struct names_state {
     json_t *ctes; /* array of CTE names in the query */
     size_t replaced;
     qk_lake_known *known; /* may be NULL */
+    json_t *select;       /* the innermost SELECT_NODE being walked, or NULL */
 } names_state;
 
 static void collect_ctes(json_t *j, json_t *out)
@@ -199,12 +202,46 @@ static int at_value(names_state *ns, json_t *at, qk_delta_at *out, qk_err *err)
     return rc;
 }
 
-/* "(<scan of the snapshot>)" for a Delta table, at its AT clause (or the latest version). */
-static int delta_sql(names_state *ns, const qk_lake_table *t, json_t *at, qk_buf *sql,
-                     int64_t *version, qk_err *err)
+/* Skip the files of snap that cannot hold a row the WHERE of the enclosing SELECT accepts
+ * (skip.h): *keep (caller frees) is the mask for the scan, NULL to read every file. Any doubt
+ * or failure reads every file. */
+static void delta_skip(names_state *ns, const qk_lake_table *t, json_t *node, const char *alias,
+                       const qk_delta_snapshot *snap, bool **keep)
 {
+    const qk_delta_pred *where;
+    size_t skipped = 0;
+    qk_arena a;
+    qk_err e;
+    *keep = NULL;
+    if (!ns->select || !snap->nfiles || !qk_delta_skipping_enabled()) return;
+    qk_arena_init(&a, (size_t)64 << 20);
+    where = qk_lake_delta_filter(ns->con, ns->mark, ns->select, node, alias, &snap->metadata, &a);
+    if (where && (*keep = malloc(snap->nfiles * sizeof **keep)) != NULL &&
+        qk_delta_skip(ns->con, snap, alias, where, *keep, &skipped, &e) == 0 && skipped) {
+        qk_buf name;
+        if (ns->known) ns->known->delta_skipped += skipped;
+        qk_buf_init(&name, 4096);
+        if (!qk_buf_add_json_str(&name, t->name, strlen(t->name)))
+            qk_log(QK_LOG_DEBUG, "delta_skip",
+                   "\"table\":%s,\"version\":%lld,\"files\":%zu,\"skipped\":%zu",
+                   qk_buf_cstr(&name), (long long)snap->version, snap->nfiles, skipped);
+        qk_buf_free(&name);
+    } else {
+        free(*keep);
+        *keep = NULL;
+    }
+    qk_arena_free(&a);
+}
+
+/* "(<scan of the snapshot>)" for a Delta table, at its AT clause (or the latest version), read
+ * by the reference node (named alias) of ns->select: files the WHERE rules out are left out. */
+static int delta_sql(names_state *ns, const qk_lake_table *t, json_t *node, const char *alias,
+                     qk_buf *sql, int64_t *version, qk_err *err)
+{
+    json_t *at = json_object_get(node, "at_clause");
     qk_delta_at when = {QK_DELTA_AT_LATEST, 0, 0};
     qk_delta_snapshot *snap = NULL;
+    bool *keep = NULL;
     char *uri = NULL;
     int rc = 0;
     if (at && !json_is_null(at)) rc = at_value(ns, at, &when, err);
@@ -219,10 +256,12 @@ static int delta_sql(names_state *ns, const qk_lake_table *t, json_t *at, qk_buf
         goto out;
     }
     *version = snap->version;
+    delta_skip(ns, t, node, alias, snap, &keep);
     rc = qk_buf_addc(sql, '(');
-    if (!rc) rc = qk_delta_scan_sql(snap, uri, NULL, sql, err);
+    if (!rc) rc = qk_delta_scan_sql(snap, uri, keep, sql, err);
     if (!rc) rc = qk_buf_addc(sql, ')');
 out:
+    free(keep);
     free(uri);
     qk_delta_snapshot_destroy(snap);
     return rc;
@@ -268,7 +307,7 @@ static int bind_table(names_state *ns, json_t *node, qk_err *err)
     if (qk_buf_adds(&sql, "SELECT * FROM "))
         rc = qk_errf(err, QK_ENOMEM, "out of memory");
     else if (t.kind == QK_TABLE_DELTA)
-        rc = delta_sql(ns, &t, at, &sql, &version, err);
+        rc = delta_sql(ns, &t, node, *alias ? alias : tab, &sql, &version, err);
     else
         rc = qk_lake_table_sql(&t, qk_store_uri(ns->lake), &sql, err);
     if (!rc && (qk_buf_adds(&sql, " AS ") || add_ident(&sql, *alias ? alias : tab)))
@@ -352,7 +391,7 @@ static int bind_show(names_state *ns, json_t *node, bool all, qk_err *err)
 static int walk(names_state *ns, json_t *j, qk_err *err)
 {
     const char *k;
-    json_t *v;
+    json_t *v, *outer;
     size_t i;
     int rc;
     if (json_is_array(j)) {
@@ -369,11 +408,15 @@ static int walk(names_state *ns, json_t *j, qk_err *err)
         if (!strcmp(t, "\"tables\"")) return bind_show(ns, j, false, err);
         if (!strcmp(t, "__show_tables_expanded")) return bind_show(ns, j, true, err);
     }
+    outer = ns->select;
+    if (!strcmp(qk_json_str(j, "type"), "SELECT_NODE")) ns->select = j; /* its WHERE, FROM */
+    rc = 0;
     json_object_foreach(j, k, v)
     {
-        if ((rc = walk(ns, v, err))) return rc;
+        if ((rc = walk(ns, v, err))) break;
     }
-    return 0;
+    ns->select = outer;
+    return rc;
 }
 
 int qk_lake_bind_names(qk_engine *e, duckdb_connection con, json_t *ast, const char *mark,

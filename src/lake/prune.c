@@ -15,6 +15,14 @@
  * WHERE drops FALSE and NULL rows alike, so a file whose values fail a conjunct adds nothing.
  * Fewer files could change the types DuckDB infers, so the query gets hive_types pinned to the
  * types of the full set. Any failure: keep every file.
+ *
+ * Delta file skipping (names.c, delta/skip.h) reuses the same test of what a conjunct may hold
+ * (qk_lake_expr_ok, with its own rule for column references): the WHERE of the SELECT whose
+ * FROM is the Delta reference, or INNER-joins it, becomes a qk_delta_pred tree. Conjuncts over
+ * the table's partition columns only are exact pieces; col op constant, BETWEEN, IN and IS
+ * [NOT] NULL on a data column are bound checks; AND keeps what it can use, OR needs all. The
+ * pieces (partition expressions, constants) are rendered back to SQL by DuckDB in one
+ * json_deserialize_sql, each with a unique alias that marks where it ends.
  */
 #include "core/json.h"
 #include "lake/lake_int.h"
@@ -181,8 +189,7 @@ bool qk_lake_volatile_fn(const char *f)
     return false;
 }
 
-/* May expression e (any JSON under a WHERE conjunct) be evaluated over partition values? */
-static bool expr_ok(json_t *e, const part_cols *pc)
+bool qk_lake_expr_ok(json_t *e, qk_lake_col_fn col_ok, void *ud)
 {
     static const char *const allow[] = {"CONSTANT", "COMPARISON", "CONJUNCTION",
                                         "OPERATOR", "BETWEEN",    "CAST",
@@ -192,7 +199,7 @@ static bool expr_ok(json_t *e, const part_cols *pc)
     size_t i;
     bool known = false;
     if (json_is_array(e)) {
-        json_array_foreach(e, i, v) if (!expr_ok(v, pc)) return false;
+        json_array_foreach(e, i, v) if (!qk_lake_expr_ok(v, col_ok, ud)) return false;
         return true;
     }
     if (!json_is_object(e)) return true;
@@ -201,15 +208,26 @@ static bool expr_ok(json_t *e, const part_cols *pc)
         for (i = 0; i < sizeof allow / sizeof allow[0]; i++)
             known |= !strcmp(cls, allow[i]);
         if (!known) return false;
-        if (!strcmp(cls, "COLUMN_REF")) {
-            json_t *n = json_object_get(e, "column_names");
-            return json_array_size(n) == 1 && is_part(pc, json_string_value(json_array_get(n, 0)));
-        }
+        if (!strcmp(cls, "COLUMN_REF")) return col_ok(e, ud);
         if (!strcmp(cls, "FUNCTION") && qk_lake_volatile_fn(qk_json_str(e, "function_name")))
             return false;
     }
-    json_object_foreach(e, k, v) if (!expr_ok(v, pc)) return false;
+    json_object_foreach(e, k, v) if (!qk_lake_expr_ok(v, col_ok, ud)) return false;
     return true;
+}
+
+/* A column reference naming one partition column (qk_lake_col_fn over a part_cols). */
+static bool part_ref(json_t *ref, void *ud)
+{
+    json_t *n = json_object_get(ref, "column_names");
+    const char *name = json_string_value(json_array_get(n, 0));
+    return json_array_size(n) == 1 && name && is_part(ud, name);
+}
+
+/* May expression e (any JSON under a WHERE conjunct) be evaluated over partition values? */
+static bool expr_ok(json_t *e, const part_cols *pc)
+{
+    return qk_lake_expr_ok(e, part_ref, (void *)pc);
 }
 
 /* The AND of the WHERE conjuncts that only use partition columns (new reference), or NULL. */
@@ -519,4 +537,276 @@ int qk_lake_pin_hive(qk_engine *e, duckdb_connection con, json_t *fn, const char
     free(keys);
     free(probe);
     return rc;
+}
+
+/* ---- Delta file skipping: the WHERE as a qk_delta_pred tree (skip.h) ----------------------- */
+
+#define DF_PIECES_MAX 4096 /* SQL pieces rendered for one table reference */
+#define DF_DEPTH_MAX 64
+
+typedef struct dfilter {
+    const qk_delta_metadata *m;
+    const char *alias;
+    bool bare; /* bare column names are the table's: it is alone in its FROM */
+    qk_arena *a;
+    json_t *pieces; /* expressions to render, in order (borrowed nodes) */
+    const char **slots[DF_PIECES_MAX];
+} dfilter;
+
+/* The schema column a COLUMN_REF names (bare, or qualified by the table's alias), or -1. */
+static int df_column(const dfilter *df, json_t *ref)
+{
+    json_t *n = json_object_get(ref, "column_names");
+    const char *q = json_string_value(json_array_get(n, 0)), *name = NULL;
+    if (strcmp(qk_json_str(ref, "class"), "COLUMN_REF") || !q) return -1;
+    if (json_array_size(n) == 1 && df->bare) name = q;
+    if (json_array_size(n) == 2 && !strcasecmp(q, df->alias))
+        name = json_string_value(json_array_get(n, 1));
+    for (size_t i = 0; name && i < df->m->ncolumns; i++)
+        if (!strcasecmp(df->m->columns[i].name, name)) return (int)i;
+    return -1;
+}
+
+static bool df_part_ref(json_t *ref, void *ud)
+{
+    const dfilter *df = ud;
+    int c = df_column(df, ref);
+    return c >= 0 && df->m->columns[c].partition >= 0;
+}
+
+static bool no_ref(json_t *ref, void *ud)
+{
+    (void)ref;
+    (void)ud;
+    return false;
+}
+
+/* The data column e names, or -1 (partition columns are handled exactly, elsewhere). */
+static int df_data_column(const dfilter *df, json_t *e)
+{
+    int c = df_column(df, e);
+    return c >= 0 && df->m->columns[c].partition < 0 ? c : -1;
+}
+
+/* Queue e (a constant or a partition expression) to be rendered into *slot. */
+static bool df_piece(dfilter *df, json_t *e, const char **slot)
+{
+    size_t n = json_array_size(df->pieces);
+    if (n == DF_PIECES_MAX || json_array_append(df->pieces, e)) return false;
+    df->slots[n] = slot;
+    return true;
+}
+
+static qk_delta_pred *df_new(dfilter *df, int kind, size_t nvalues)
+{
+    qk_delta_pred *p = qk_arena_alloc(df->a, sizeof *p);
+    const char **v = nvalues ? qk_arena_alloc(df->a, nvalues * sizeof *v) : NULL;
+    if (!p || (nvalues && !v)) return NULL;
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->values = v;
+    p->nvalues = nvalues;
+    return p;
+}
+
+/* column <op> constants: values[i] from consts[i]. */
+static qk_delta_pred *df_on_column(dfilter *df, int kind, int op, int col, json_t **consts,
+                                   size_t n)
+{
+    qk_delta_pred *p;
+    if (col < 0) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!qk_lake_expr_ok(consts[i], no_ref, NULL)) return NULL;
+    if (!(p = df_new(df, kind, n))) return NULL;
+    p->op = op;
+    p->column = (size_t)col;
+    for (size_t i = 0; i < n; i++)
+        if (!df_piece(df, consts[i], (const char **)&p->values[i])) return NULL;
+    return p;
+}
+
+/* col op const, or const op col (mirrored). */
+static qk_delta_pred *df_compare(dfilter *df, json_t *e)
+{
+    static const char *const ops[] = {"COMPARE_LESSTHAN", "COMPARE_LESSTHANOREQUALTO",
+                                      "COMPARE_EQUAL", "COMPARE_GREATERTHANOREQUALTO",
+                                      "COMPARE_GREATERTHAN"};
+    json_t *l = json_object_get(e, "left"), *r = json_object_get(e, "right");
+    int op = -1, col = df_data_column(df, l);
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(qk_json_str(e, "type"), ops[i])) op = i;
+    if (op < 0) return NULL;
+    if (col < 0) { /* const op col: col (mirrored op) const */
+        json_t *t = l;
+        l = r;
+        r = t;
+        col = df_data_column(df, l);
+        op = QK_DELTA_GT - op;
+    }
+    return df_on_column(df, QK_DELTA_P_CMP, op, col, &r, 1);
+}
+
+static qk_delta_pred *df_between(dfilter *df, json_t *e)
+{
+    json_t *b[2] = {json_object_get(e, "lower"), json_object_get(e, "upper")};
+    if (strcmp(qk_json_str(e, "type"), "COMPARE_BETWEEN")) return NULL;
+    return df_on_column(df, QK_DELTA_P_BETWEEN, 0, df_data_column(df, json_object_get(e, "input")),
+                        b, 2);
+}
+
+/* col IN (constants), col IS [NOT] NULL. */
+static qk_delta_pred *df_operator(dfilter *df, json_t *e)
+{
+    const char *t = qk_json_str(e, "type");
+    json_t *ch = json_object_get(e, "children"), *consts[256];
+    size_t n = json_array_size(ch);
+    int col = df_data_column(df, json_array_get(ch, 0));
+    if (!strcmp(t, "OPERATOR_IS_NULL") && n == 1)
+        return df_on_column(df, QK_DELTA_P_NULL, 0, col, NULL, 0);
+    if (!strcmp(t, "OPERATOR_IS_NOT_NULL") && n == 1)
+        return df_on_column(df, QK_DELTA_P_NOT_NULL, 0, col, NULL, 0);
+    if (strcmp(t, "COMPARE_IN") || n < 2 || n - 1 > sizeof consts / sizeof consts[0]) return NULL;
+    for (size_t i = 1; i < n; i++)
+        consts[i - 1] = json_array_get(ch, i);
+    return df_on_column(df, QK_DELTA_P_IN, 0, col, consts, n - 1);
+}
+
+static const qk_delta_pred *df_pred(dfilter *df, json_t *e, int depth);
+
+/* AND keeps the kids it can use (fewer conjuncts only keep more files); OR needs them all. */
+static qk_delta_pred *df_junction(dfilter *df, json_t *e, bool and, int depth)
+{
+    json_t *ch = json_object_get(e, "children"), *c;
+    size_t n = json_array_size(ch), i;
+    qk_delta_pred *p = df_new(df, and? QK_DELTA_P_AND : QK_DELTA_P_OR, 0);
+    const qk_delta_pred **kids;
+    if (!p || !n || !(kids = qk_arena_alloc(df->a, n * sizeof *kids))) return NULL;
+    json_array_foreach(ch, i, c)
+    {
+        const qk_delta_pred *k = df_pred(df, c, depth + 1);
+        if (!k && !and) return NULL;
+        if (k) kids[p->nkids++] = k;
+    }
+    p->kids = kids;
+    return p->nkids ? p : NULL;
+}
+
+static const qk_delta_pred *df_pred(dfilter *df, json_t *e, int depth)
+{
+    const char *cls = qk_json_str(e, "class"), *type = qk_json_str(e, "type");
+    qk_delta_pred *p;
+    if (depth > DF_DEPTH_MAX) return NULL;
+    if (qk_lake_expr_ok(e, df_part_ref, df)) { /* partition columns and constants: exact */
+        p = df_new(df, QK_DELTA_P_EXACT, 0);
+        return p && df_piece(df, e, &p->sql) ? p : NULL;
+    }
+    if (!strcmp(cls, "CONJUNCTION") && !strcmp(type, "CONJUNCTION_AND"))
+        return df_junction(df, e, true, depth);
+    if (!strcmp(cls, "CONJUNCTION") && !strcmp(type, "CONJUNCTION_OR"))
+        return df_junction(df, e, false, depth);
+    if (!strcmp(cls, "COMPARISON")) return df_compare(df, e);
+    if (!strcmp(cls, "BETWEEN")) return df_between(df, e);
+    if (!strcmp(cls, "OPERATOR")) return df_operator(df, e);
+    return NULL;
+}
+
+/* Is ref in the join tree from through INNER (or CROSS) joins only? *leaves counts its tables. */
+static bool df_in_from(json_t *from, json_t *ref, size_t *leaves, bool *found)
+{
+    if (from == ref) *found = true;
+    if (strcmp(qk_json_str(from, "type"), "JOIN")) return ++*leaves, true;
+    if (strcmp(qk_json_str(from, "join_type"), "INNER") ||
+        (strcmp(qk_json_str(from, "ref_type"), "REGULAR") &&
+         strcmp(qk_json_str(from, "ref_type"), "CROSS")))
+        return false;
+    return df_in_from(json_object_get(from, "left"), ref, leaves, found) &&
+           df_in_from(json_object_get(from, "right"), ref, leaves, found);
+}
+
+/* Where piece i ends in the rendering of "SELECT p0 AS tag_0, p1 AS tag_1, ...": the offset of
+ * " AS tag_i" (quoted or not) at or after from, followed by ", " or the end. */
+static const char *df_piece_end(const char *text, const char *tag, const char **next)
+{
+    char bare[96], quoted[96];
+    snprintf(bare, sizeof bare, " AS %s", tag);
+    snprintf(quoted, sizeof quoted, " AS \"%s\"", tag);
+    for (const char *p = text; (p = strstr(p, " AS ")) != NULL; p++) {
+        const char *pat[2] = {bare, quoted};
+        for (int k = 0; k < 2; k++) {
+            size_t n = strlen(pat[k]);
+            if (!strncmp(p, pat[k], n) && (p[n] == 0 || !strncmp(p + n, ", ", 2))) {
+                *next = p[n] ? p + n + 2 : p + n;
+                return p;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Render every queued piece with one json_deserialize_sql: each gets a unique alias made from
+ * the mark (a fresh uuid), which tells where it ends. */
+static bool df_render(dfilter *df, duckdb_connection con, const char *mark)
+{
+    json_t *t = NULL, *list = json_array(), *e;
+    char *text = NULL, hex[40] = "";
+    const char *p;
+    size_t i, h = 0;
+    qk_err err;
+    bool ok = false;
+    for (const char *m = mark; *m && h < 32; m++)
+        if ((*m >= '0' && *m <= '9') || (*m >= 'a' && *m <= 'f')) hex[h++] = *m;
+    hex[h] = 0;
+    json_array_foreach(df->pieces, i, e)
+    {
+        json_t *c = json_deep_copy(e);
+        char tag[64];
+        snprintf(tag, sizeof tag, "qk%s_%zu", hex, i);
+        if (!c || json_object_set_new(c, "alias", json_string(tag)) ||
+            json_array_append_new(list, c))
+            goto out;
+    }
+    if (!list || qk_lake_parse(con, "SELECT 1", mark, &t, &err)) goto out;
+    if (json_object_set(
+            json_object_get(json_array_get(json_object_get(t, "statements"), 0), "node"),
+            "select_list", list) ||
+        qk_lake_render(con, t, mark, &text, &err) || strncmp(text, "SELECT ", 7))
+        goto out;
+    p = text + 7;
+    for (i = 0; i < json_array_size(df->pieces); i++) {
+        char tag[64];
+        const char *next, *end;
+        snprintf(tag, sizeof tag, "qk%s_%zu", hex, i);
+        if (!(end = df_piece_end(p, tag, &next))) goto out;
+        if (!(*df->slots[i] = qk_arena_strndup(df->a, p, (size_t)(end - p)))) goto out;
+        p = next;
+    }
+    ok = true;
+out:
+    json_decref(list);
+    json_decref(t);
+    free(text);
+    return ok;
+}
+
+const qk_delta_pred *qk_lake_delta_filter(duckdb_connection con, const char *mark, json_t *select,
+                                          json_t *ref, const char *alias,
+                                          const qk_delta_metadata *m, qk_arena *a)
+{
+    json_t *where = json_object_get(select, "where_clause");
+    json_t *sample = json_object_get(ref, "sample");
+    dfilter df = {m, alias, false, a, NULL, {0}};
+    const qk_delta_pred *p = NULL;
+    size_t leaves = 0;
+    bool found = false;
+    if (strcmp(qk_json_str(select, "type"), "SELECT_NODE") || !json_is_object(where) ||
+        (sample && !json_is_null(sample)) ||
+        json_array_size(json_object_get(ref, "column_name_alias")) != 0 ||
+        !df_in_from(json_object_get(select, "from_table"), ref, &leaves, &found) || !found)
+        return NULL;
+    df.bare = leaves == 1;
+    if (!(df.pieces = json_array())) return NULL;
+    p = df_pred(&df, where, 0);
+    if (p && json_array_size(df.pieces) && !df_render(&df, con, mark)) p = NULL;
+    json_decref(df.pieces);
+    return p;
 }

@@ -21,6 +21,8 @@
 #include "lake/resolve.h"
 #include "lake/copy.h"
 #include "lake/lake_int.h"
+#include "lake/lineage.h"
+#include "core/json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -758,6 +760,7 @@ static int bind_names(resolve_state *rs, qk_err *err)
     json_decref(rs->ctx->bound);
     rs->ctx->bound = rs->known.bound;
     rs->known.bound = NULL;
+    rs->ctx->delta_skipped = rs->known.delta_skipped;
     return rc;
 }
 
@@ -843,6 +846,31 @@ static bool has_word(const char *sql, const char *word)
 /* CREATE ... AS <query> whose query names lake tables (ctas.c): bind the query part, run the
  * statement with it. DuckDB's first error stands when the statement is not that shape or names
  * no lake table. */
+/* Record a session table made by CREATE ... AS in the lineage log; a failure is logged only
+ * (the statement has run; a read-only lake keeps no lineage). */
+static void ctas_lineage(qk_engine *e, const char *sql, size_t at, json_t *bound)
+{
+    qk_store *lake = NULL;
+    json_t *parents = qk_lineage_parents(bound);
+    char *name = qk_lake_ctas_name(sql, at);
+    qk_err err = {0};
+    if (name && parents && !qk_store_open(qk_engine_lake(e), &lake, &err)) {
+        qk_lineage_rec r = {.table = name,
+                            .kind = "session",
+                            .operation = "create table as",
+                            .parents = parents,
+                            .query = sql,
+                            .location = "session",
+                            .version = -1};
+        if (qk_lineage_record(e, lake, &r, &err))
+            qk_log(QK_LOG_WARN, "lineage_not_recorded", "\"table\":\"%s\",\"error\":\"%s\"",
+                   "session", err.type);
+    }
+    qk_store_destroy(lake);
+    json_decref(parents);
+    free(name);
+}
+
 static int run_ctas(qk_engine *e, const char *sql, const qk_query_opts *o, qk_result **out,
                     const qk_err *first, qk_err *err)
 {
@@ -870,6 +898,7 @@ static int run_ctas(qk_engine *e, const char *sql, const qk_query_opts *o, qk_re
             rc = qk_errf(err, QK_ENOMEM, "out of memory");
         else
             rc = qk_engine_query(e, full, o, out, err);
+        if (!rc) ctas_lineage(e, sql, at, c.bound);
     }
     free(full);
     free(local);

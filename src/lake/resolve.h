@@ -40,13 +40,14 @@ typedef struct qk_lake_ctx {
     /* set by qk_lake_resolve */
     char *view_dir; /* the per-query view dir, or NULL */
     bool own_cache;
-    size_t objects; /* objects placed in the view (fetched) */
-    size_t pruned;  /* objects skipped by hive partition pruning */
-    size_t tables;  /* lake table references bound (ctx->names) */
-    bool parsed;    /* the statement was parsed (errors after are the lake's) */
-    json_t *bound;  /* with names: NULL, or the lake tables the query reads, an array of
-                       {"name","path","kind"[,"version": the Delta snapshot read]} in query
-                       order (lineage's parents); freed by qk_lake_ctx_free */
+    size_t objects;       /* objects placed in the view (fetched) */
+    size_t pruned;        /* objects skipped by hive partition pruning */
+    size_t delta_skipped; /* Delta files skipped by partition values or stats */
+    size_t tables;        /* lake table references bound (ctx->names) */
+    bool parsed;          /* the statement was parsed (errors after are the lake's) */
+    json_t *bound;        /* with names: NULL, or the lake tables the query reads, an array of
+                             {"name","path","kind"[,"version": the Delta snapshot read]} in query
+                             order (lineage's parents); freed by qk_lake_ctx_free */
 } qk_lake_ctx;
 
 /* Zero ctx and set its engine. */

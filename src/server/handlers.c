@@ -88,6 +88,11 @@ int qk_status_for_error(const qk_err *e)
         return 429;
     case QK_ETOOBIG:
         return 413;
+    case QK_EEXIST:
+    case QK_ECONFLICT:
+        return 409;
+    case QK_ECONSTRAINT:
+        return 400;
     case QK_EINVAL:
     case QK_EPARSE:
     case QK_EIO: /* DuckDB's IOException: a missing or unreadable file named in the SQL */

@@ -23,8 +23,8 @@ static const int statuses[QK_METRICS_STATUSES - 1] = {200, 400, 401, 404, 405, 4
                                                       429, 499, 500, 503, 504};
 static const double bounds[QK_METRICS_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                       0.25,  0.5,    1,     2.5,  5,     10};
-static const char *endpoint_names[QK_EP_COUNT] = {"invoke",  "query", "health",
-                                                  "metrics", "map",   "other"};
+static const char *endpoint_names[QK_EP_COUNT] = {"invoke", "query",  "health",  "metrics",
+                                                  "map",    "tables", "lineage", "other"};
 
 const char *qk_endpoint_name(qk_endpoint ep)
 {

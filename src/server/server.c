@@ -38,18 +38,21 @@
 typedef struct route {
     const char *path;
     qk_endpoint ep;
-    bool post; /* POST only; otherwise GET and HEAD */
-    bool auth; /* needs the token when one is set */
+    bool post;     /* POST only; otherwise GET and HEAD */
+    bool auth;     /* needs the token when one is set */
+    bool subpaths; /* also path/...; GET, HEAD and POST: the handler checks the method */
     void (*handle)(qk_server *, qk_req_ctx *, qk_reply *);
 } route;
 
 static const route routes[] = {
-    {"/invoke", QK_EP_INVOKE, true, true, qk_handle_invoke},
-    {"/query", QK_EP_QUERY, true, true, qk_handle_query},
+    {"/invoke", QK_EP_INVOKE, true, true, false, qk_handle_invoke},
+    {"/query", QK_EP_QUERY, true, true, false, qk_handle_query},
     /* counted as "other" in the metrics until metrics.c names the endpoint */
-    {"/map", QK_EP_MAP, true, true, qk_handle_map},
-    {"/health", QK_EP_HEALTH, false, false, qk_handle_health},
-    {"/metrics", QK_EP_METRICS, false, true, qk_handle_metrics},
+    {"/map", QK_EP_MAP, true, true, false, qk_handle_map},
+    {"/health", QK_EP_HEALTH, false, false, false, qk_handle_health},
+    {"/metrics", QK_EP_METRICS, false, true, false, qk_handle_metrics},
+    {"/tables", QK_EP_TABLES, false, true, true, qk_handle_tables},
+    {"/lineage", QK_EP_LINEAGE, false, true, false, qk_handle_lineage},
 };
 
 void qk_server_config_defaults(qk_server_config *c)
@@ -80,9 +83,18 @@ int64_t qk_server_in_flight(const qk_server *s)
 
 static const route *find_route(const char *url)
 {
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        size_t n = strlen(routes[i].path);
         if (strcmp(url, routes[i].path) == 0) return &routes[i];
+        if (routes[i].subpaths && !strncmp(url, routes[i].path, n) && url[n] == '/')
+            return &routes[i];
+    }
     return NULL;
+}
+
+const char *qk_req_arg(const qk_req_ctx *c, const char *key)
+{
+    return c->conn ? MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
 }
 
 static int connection_fd(struct MHD_Connection *conn)
@@ -103,8 +115,11 @@ static qk_req_ctx *ctx_new(qk_server *s, struct MHD_Connection *conn, const char
     qk_strlcpy(c->method, method, sizeof c->method);
     qk_strlcpy(c->path, url, sizeof c->path);
     c->fd = connection_fd(conn);
+    c->conn = conn;
     qk_buf_init(&c->body, s->cfg.max_body);
     qk_arena_init(&c->arena, 2 * s->cfg.max_body + 65536);
+    c->url = qk_arena_strdup(&c->arena, url);
+    if (!c->url) c->url = c->path;
     qk_reply_init(&c->early, 4096);
     atomic_fetch_add(&s->active, 1);
     return c;
@@ -224,10 +239,12 @@ static void precheck(qk_server *s, struct MHD_Connection *conn, qk_req_ctx *c, c
     } else if (!rt) {
         snprintf(msg, sizeof msg,
                  "no such endpoint: %.80s (try POST /invoke, POST /query, "
-                 "POST /map, GET /health, GET /metrics)",
+                 "POST /map, GET /health, GET /metrics, GET /tables, GET /lineage)",
                  c->path);
         early_error(c, 404, "NotFound", msg);
-    } else if (rt->post ? strcmp(method, "POST") != 0 : !get) {
+    } else if (rt->subpaths ? !get && strcmp(method, "POST") != 0
+               : rt->post   ? strcmp(method, "POST") != 0
+                            : !get) {
         snprintf(msg, sizeof msg, "%.16s is not allowed on %s (use %s)", method, rt->path,
                  rt->post ? "POST" : "GET");
         early_error(c, 405, "MethodNotAllowed", msg);

@@ -29,6 +29,8 @@ typedef enum {
     QK_EP_HEALTH,
     QK_EP_METRICS,
     QK_EP_MAP,
+    QK_EP_TABLES,
+    QK_EP_LINEAGE,
     QK_EP_OTHER,
     QK_EP_COUNT
 } qk_endpoint;
@@ -124,7 +126,9 @@ typedef struct qk_req_ctx {
     char id[37];
     qk_endpoint endpoint;
     char method[12];
-    char path[96];
+    char path[96];      /* the URL as logged (cut) */
+    const char *url;    /* the whole URL path (arena) */
+    void *conn;         /* struct MHD_Connection * of the request (query arguments) */
     const char *accept; /* Accept header, borrowed from MHD for the request */
     int fd;             /* the connection's socket, polled for a departed client */
     int64_t next_check_ms;
@@ -155,5 +159,9 @@ void qk_handle_query(qk_server *s, qk_req_ctx *c, qk_reply *r);
 void qk_handle_map(qk_server *s, qk_req_ctx *c, qk_reply *r);
 void qk_handle_health(qk_server *s, qk_req_ctx *c, qk_reply *r);
 void qk_handle_metrics(qk_server *s, qk_req_ctx *c, qk_reply *r);
+void qk_handle_tables(qk_server *s, qk_req_ctx *c, qk_reply *r);  /* handlers_tables.c */
+void qk_handle_lineage(qk_server *s, qk_req_ctx *c, qk_reply *r); /* handlers_tables.c */
+/* The value of the URL's query argument key (?key=value, decoded), or NULL. */
+const char *qk_req_arg(const qk_req_ctx *c, const char *key);
 
 #endif

@@ -11,6 +11,8 @@
 #   - refusals: deletion vectors and column mapping name the feature; a version that does not
 #     exist, a timestamp before the first commit, a NULL or negative version; AT on a Parquet
 #     table; a vacuumed data file is an error, not a partial answer
+#   - file skipping: filtered queries over tables written here with stats equal DuckDB over all
+#     their files and quack with QUACK_DELTA_SKIPPING=off; the debug log counts files skipped
 . "$(dirname "$0")/lib.sh"
 qk_init
 FX=$QUACK_SRC/tests/fixtures/delta-rs
@@ -135,5 +137,113 @@ rm -f "$victim"
 out=$(q "SELECT count(*) FROM db.d08 AT (VERSION => 0)")
 qk_eq "a vacuumed data file: no answer" "$out" ""
 qk_check "  the error names the missing file" grep -q "$(basename "$victim")" "$QK_TMP/err"
+
+# ---- file skipping by partition values and stats (docs/tables.md "File skipping") ----------------
+# Two tables written here: skip.flat (8 files of 1,000 rows, clustered by id; timestamps .0005 s
+# past the milliseconds their stats are truncated to, string stats cut to 7 characters, n NULL in
+# files 0, 3 and 6) and skip.byday (6 files partitioned by day and region). Every filtered query
+# must answer as DuckDB does over all the files read directly, and as quack does with skipping
+# off; the debug log line "delta_skip" shows the files left out.
+SK=$L/skip
+mkdir -p "$SK"
+"$QUACK_BIN" query --lake "$L" -q "COPY (SELECT i // 1000 AS k, i AS id, (i % 97) * 1.5 AS v,
+  'name_' || lpad(CAST(i // 1000 AS VARCHAR), 2, '0') || '_' || (i % 1000) AS name,
+  TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_days(CAST(i // 1000 AS INTEGER))
+    + to_microseconds((i % 1000) * 1000 + 500) AS ts,
+  DATE '2024-01-01' + CAST(i // 1000 AS INTEGER) AS d,
+  CAST((i % 1000) / 100 + (i // 1000) * 10 AS DECIMAL(10,2)) AS amt,
+  CASE WHEN (i // 1000) % 3 = 0 THEN NULL ELSE CAST(i AS INTEGER) END AS n
+  FROM range(8000) t(i)) TO '$SK/flat' (FORMAT parquet, PARTITION_BY (k))" >/dev/null
+"$QUACK_BIN" query --lake "$L" -q "COPY (SELECT DATE '2024-01-01' + CAST(i // 200 AS INTEGER) AS day,
+  CASE WHEN (i // 100) % 2 = 0 THEN 'eu' ELSE 'us' END AS region, i AS id, i * 0.5 AS amount
+  FROM range(600) t(i)) TO '$SK/byday' (FORMAT parquet, PARTITION_BY (day, region))" >/dev/null
+# The add actions: path and stats per file, computed by DuckDB (timestamps truncated to ms).
+stats_of() { # dir glob column...
+  local d=$1 g=$2 mins="" maxs="" nulls=""
+  shift 2
+  for c in "$@"; do
+    case $c in
+      ts) mins+="'ts', strftime(timezone('UTC', min(ts)), '%Y-%m-%dT%H:%M:%S.%gZ'), "
+          maxs+="'ts', strftime(timezone('UTC', max(ts)), '%Y-%m-%dT%H:%M:%S.%gZ'), " ;;
+      name) mins+="'name', left(min(name), 7), "; maxs+="'name', left(max(name), 7), " ;;
+      *) mins+="'$c', min($c), "; maxs+="'$c', max($c), " ;;
+    esac
+    nulls+="'$c', count(*) - count($c), "
+  done
+  "$QUACK_BIN" query --lake "$L" -F csv -l 1000000 -q "SELECT json_object('path',
+    regexp_replace(filename, '^$d/', ''), 'stats', json_object('numRecords', count(*),
+    'minValues', json_object(${mins%, }), 'maxValues', json_object(${maxs%, }),
+    'nullCount', json_object(${nulls%, }))) FROM read_parquet('$d/$g', filename = true,
+    hive_partitioning = false) GROUP BY filename ORDER BY filename" | tail -n +2
+}
+write_log() { # dir schema-fields partition-columns (JSON) file-of-stats_of-lines
+  python3 - "$@" <<'PY'
+import csv, json, os, sys
+d, fields, parts = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+os.makedirs(os.path.join(d, "_delta_log"), exist_ok=True)
+with open(os.path.join(d, "_delta_log", "%020d.json" % 0), "w") as out:
+    out.write(json.dumps({"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}}) + "\n")
+    schema = {"type": "struct", "fields": [
+        {"name": n, "type": t, "nullable": True, "metadata": {}} for n, t in fields]}
+    out.write(json.dumps({"metaData": {"id": "skip-" + os.path.basename(d),
+        "format": {"provider": "parquet", "options": {}}, "schemaString": json.dumps(schema),
+        "partitionColumns": parts, "configuration": {}, "createdTime": 0}}) + "\n")
+    for row in csv.reader(open(sys.argv[4])):
+        a = json.loads(row[0])
+        pv = dict(seg.split("=", 1) for seg in a["path"].split("/")[:-1])
+        out.write(json.dumps({"add": {"path": a["path"], "partitionValues": pv,
+            "size": os.path.getsize(os.path.join(d, a["path"])), "modificationTime": 0,
+            "dataChange": True, "stats": json.dumps(a["stats"])}}) + "\n")
+PY
+}
+stats_of "$SK/flat" '*/*.parquet' id v name ts d amt n >"$QK_TMP/adds"
+write_log "$SK/flat" '[["id","long"],["v","double"],["name","string"],["ts","timestamp"],
+  ["d","date"],["amt","decimal(10,2)"],["n","integer"]]' '[]' "$QK_TMP/adds"
+stats_of "$SK/byday" '*/*/*.parquet' id amount >"$QK_TMP/adds"
+write_log "$SK/byday" '[["day","date"],["region","string"],["id","long"],["amount","double"]]' \
+  '["day","region"]' "$QK_TMP/adds"
+
+COLS="count(*), sum(id), min(id), max(id), min(name), max(ts), sum(amt), count(n)"
+FLAT="read_parquet('$SK/flat/*/*.parquet', hive_partitioning = false)"
+BYDAY="read_parquet('$SK/byday/*/*/*.parquet', hive_partitioning = true)"
+skipped() { # query -> "files skipped" from the debug log, or "none"
+  QUACK_LOG_LEVEL=debug "$QUACK_BIN" query --lake "$L" -F csv -q "$1" 2>&1 >/dev/null |
+    grep -o '"files":[0-9]*,"skipped":[0-9]*' | head -1 | grep . || echo none
+}
+while IFS='|' read -r table where want; do
+  cols="count(*), sum(id), sum(amount), min(day), max(region)" direct=$BYDAY
+  if [ "$table" = flat ]; then cols=$COLS direct=$FLAT; fi
+  sql="SELECT $cols FROM skip.$table WHERE $where"
+  got=$(q "$sql")
+  qk_eq "skipping: $table WHERE $where == DuckDB over every file" \
+    "$got" "$(q "SELECT $cols FROM $direct WHERE $where")"
+  qk_eq "  ... == quack with QUACK_DELTA_SKIPPING=off" \
+    "$got" "$(QUACK_DELTA_SKIPPING=off q "$sql")"
+  qk_eq "  ... skips $want" "$(skipped "$sql")" "$want"
+done <<'EOF'
+flat|id = 3500|"files":8,"skipped":7
+flat|id BETWEEN 2990 AND 3010|"files":8,"skipped":6
+flat|id IN (5, 7777)|"files":8,"skipped":6
+flat|3000 > id OR id >= 7990|"files":8,"skipped":4
+flat|v > 140|none
+flat|name = 'name_05_17'|"files":8,"skipped":7
+flat|name >= 'name_06' AND name < 'name_07_5'|"files":8,"skipped":6
+flat|ts >= TIMESTAMPTZ '2024-01-04 00:00:00.9995+00' AND ts < TIMESTAMPTZ '2024-01-05 00:00:00.0004+00'|"files":8,"skipped":6
+flat|ts > TIMESTAMPTZ '2024-01-04 00:00:00.9996+00' AND ts < TIMESTAMPTZ '2024-01-05 00:00:00+00'|"files":8,"skipped":6
+flat|d = DATE '2024-01-06'|"files":8,"skipped":7
+flat|amt >= 69.99|"files":8,"skipped":6
+flat|amt > 70.5|"files":8,"skipped":7
+flat|amt = '69.995'|none
+flat|n IS NULL|"files":8,"skipped":5
+flat|n IS NOT NULL AND id < 2500|"files":8,"skipped":6
+flat|abs(id) = 3500 AND id + 0 > 10|none
+byday|day = DATE '2024-01-02' AND region = 'eu'|"files":6,"skipped":5
+byday|region <> 'us' AND id > 250|"files":6,"skipped":4
+byday|day > '2024-01-02' OR id < 50|"files":6,"skipped":3
+EOF
+qk_eq "skipping: AT (VERSION => 0) skips the same way" \
+  "$(skipped "SELECT count(*) FROM skip.flat AT (VERSION => 0) WHERE id = 3500")" '"files":8,"skipped":7'
+qk_eq "skipping: QUACK_DELTA_SKIPPING=off reads every file" \
+  "$(QUACK_DELTA_SKIPPING=off skipped "SELECT count(*) FROM skip.flat WHERE id = 3500")" none
 
 qk_done

@@ -49,6 +49,25 @@ int qk_delta_columns_parse(qk_delta_snapshot *snap, qk_err *err);
 /* Append "name" as a double-quoted SQL identifier. */
 int qk_delta_add_ident(qk_buf *b, const char *name);
 
+/* ---- shared by the log readers (log.c, replay.c, history.c, vacuum.c) -------------------- */
+
+/* n decimal digits at s as a number (at most INT64_MAX); -1 when they are not (log.c). */
+int qk_delta_digits(const char *s, size_t n, int64_t *out);
+/* o[name] when it is an integer, else dflt (replay.c). */
+int64_t qk_delta_json_int(json_t *o, const char *name, int64_t dflt);
+/* An add/remove path: %XX escapes decoded exactly once (a '%' without two hex digits stays;
+ * %00 is QK_EPARSE naming where), into arena memory (replay.c). */
+int qk_delta_path_decode(const char *in, qk_arena *a, const char **out, const char *where,
+                         qk_err *err);
+/* Is a raw add path an absolute URI (a scheme such as "s3:", or a leading '/')? */
+bool qk_delta_path_absolute(const char *raw);
+/* Call fn for every non-blank line of a commit file, parsed (where = "<key>:<line>"); a line
+ * that is not JSON is QK_EPARSE "<key>:<line>: corrupt JSON action"; stops at the first error
+ * (replay.c). */
+typedef int (*qk_delta_line_fn)(void *ud, json_t *action, const char *where, qk_err *err);
+int qk_delta_each_line(const char *key, const char *data, size_t len, qk_delta_line_fn fn, void *ud,
+                       qk_err *err);
+
 /* ---- writing (stats.c, write.c, commit.c, checkpoint_write.c) ------------------------------ *
  *
  *   stats.c            types DuckDB -> Spark, per-file stats, partition values, path escaping
@@ -110,7 +129,8 @@ int qk_delta_ts_text(int64_t us, bool ms_only, char *out, size_t cap);
 /* Is s exactly "YYYY-MM-DD"? */
 bool qk_delta_date_ok(const char *s);
 /* Append the stats JSON of the Parquet file at path (cols: the table's columns; partition and
- * structs get none, arrays and maps a nullCount) to out; *rows is its numRecords. One DuckDB query on con. */
+ * structs get none, arrays and maps a nullCount) to out; *rows is its numRecords. One DuckDB query
+ * on con. */
 int qk_delta_file_stats(duckdb_connection con, const char *path, const qk_delta_wcol *cols,
                         size_t n, qk_buf *out, uint64_t *rows, qk_err *err);
 /* Append n bytes of s escaped for a partition directory name like Hive/Spark (%XX). */
@@ -152,7 +172,7 @@ typedef struct qk_delta_commit_plan {
  * *unknown is set when the outcome could not be learned (the put failed and reading the
  * version back failed too): the caller must then keep its data files. */
 int qk_delta_commit_put(qk_store *s, const qk_delta_commit_plan *p, qk_delta_write_result *res,
-                    bool *unknown, qk_err *err);
+                        bool *unknown, qk_err *err);
 
 /* The test hook of the writer: raise(SIGKILL) when QUACK_TEST_CRASH equals point
  * ("before-data", "after-data", "before-commit", "after-commit"). */

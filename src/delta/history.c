@@ -59,19 +59,6 @@ typedef struct hctx {
 
 /* ---- listing ------------------------------------------------------------------------------ */
 
-/* n decimal digits at s as a number. */
-static int digits(const char *s, size_t n, int64_t *out)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - 9) / 10) return -1;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (v > INT64_MAX) return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
 static int add_item(listing *l, int64_t v, const qk_obj_info *o, qk_err *err)
 {
     if (l->n == l->cap) {
@@ -121,8 +108,9 @@ static int checkpoint_name(listing *l, int64_t v, const char *rest, qk_err *err)
         return 0;
     }
     if (!qk_str_startswith(rest, ".checkpoint.") ||
-        strlen(p) != PART_DIGITS * 2 + 1 + strlen(".parquet") || digits(p, PART_DIGITS, &part) ||
-        p[PART_DIGITS] != '.' || digits(p + PART_DIGITS + 1, PART_DIGITS, &n) ||
+        strlen(p) != PART_DIGITS * 2 + 1 + strlen(".parquet") ||
+        qk_delta_digits(p, PART_DIGITS, &part) || p[PART_DIGITS] != '.' ||
+        qk_delta_digits(p + PART_DIGITS + 1, PART_DIGITS, &n) ||
         strcmp(p + PART_DIGITS * 2 + 1, ".parquet") || part < 1 || part > n)
         return 0;
     return add_part(l, v, n, err);
@@ -136,7 +124,7 @@ static int list_cb(void *ud, const qk_obj_info *o, const char *common_prefix, qk
     (void)common_prefix;
     if (!o || strlen(o->key) < l->plen + VERSION_DIGITS) return 0;
     name = o->key + l->plen;
-    if (digits(name, VERSION_DIGITS, &v)) return 0;
+    if (qk_delta_digits(name, VERSION_DIGITS, &v)) return 0;
     if (!strcmp(name + VERSION_DIGITS, ".json")) return add_item(l, v, o, err);
     return checkpoint_name(l, v, name + VERSION_DIGITS, err);
 }
@@ -181,12 +169,6 @@ static const char *hdup(hctx *c, const char *s, qk_err *err, int *rc)
     return p;
 }
 
-static int64_t get_int(json_t *o, const char *name, int64_t dflt)
-{
-    json_t *v = json_object_get(o, name);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
-}
-
 /* What a commit says about its own time. */
 typedef struct times {
     int64_t ict, ts; /* -1 when absent */
@@ -201,8 +183,8 @@ static int commit_info(hctx *c, json_t *ci, qk_delta_commit *out, times *t, qk_e
     int rc = 0;
     if (t->seen) return 0;
     t->seen = true;
-    t->ict = get_int(ci, "inCommitTimestamp", -1);
-    t->ts = get_int(ci, "timestamp", -1);
+    t->ict = qk_delta_json_int(ci, "inCommitTimestamp", -1);
+    t->ts = qk_delta_json_int(ci, "timestamp", -1);
     if (!engine) engine = json_string_value(json_object_get(ci, "clientVersion"));
     out->operation = hdup(c, json_string_value(json_object_get(ci, "operation")), err, &rc);
     out->engine_info = hdup(c, engine, err, &rc);
@@ -220,14 +202,14 @@ static int64_t add_rows(json_t *add)
     json_t *st;
     int64_t n;
     if (!stats || !(st = json_loads(stats, 0, NULL))) return -1;
-    n = get_int(st, "numRecords", -1);
+    n = qk_delta_json_int(st, "numRecords", -1);
     json_decref(st);
     return n;
 }
 
 static void count_add(json_t *add, qk_delta_commit *out)
 {
-    int64_t size = get_int(add, "size", 0), rows;
+    int64_t size = qk_delta_json_int(add, "size", 0), rows;
     out->files_added++;
     if (size > 0) out->bytes_added += (uint64_t)size;
     if (out->rows_added < 0) return;
@@ -250,45 +232,32 @@ static int apply_line(hctx *c, json_t *a, qk_delta_commit *out, times *t, qk_err
         out->protocol = true;
     } else if (json_is_object(v = json_object_get(a, "txn")) && !out->txn_app_id) {
         out->txn_app_id = hdup(c, json_string_value(json_object_get(v, "appId")), err, &rc);
-        out->txn_version = get_int(v, "version", -1);
+        out->txn_version = qk_delta_json_int(v, "version", -1);
     }
     return rc;
 }
 
-/* One non-blank line: line lineno of it. */
-static int parse_line(hctx *c, const item *it, const char *p, size_t n, size_t lineno,
-                      qk_delta_commit *out, times *t, qk_err *err)
+typedef struct hline {
+    hctx *c;
+    qk_delta_commit *out;
+    times t;
+} hline;
+
+static int hist_line(void *ud, json_t *a, const char *where, qk_err *err)
 {
-    json_error_t je;
-    json_t *a = json_loadb(p, n, 0, &je);
-    int rc;
-    if (!a)
-        return qk_errf(err, QK_EPARSE, "%s:%zu: corrupt JSON action: %s", it->key, lineno, je.text);
+    hline *l = ud;
     if (!json_is_object(a))
-        rc = qk_errf(err, QK_EPARSE, "%s:%zu: an action is not a JSON object", it->key, lineno);
-    else
-        rc = apply_line(c, a, out, t, err);
-    json_decref(a);
-    return rc;
+        return qk_errf(err, QK_EPARSE, "%s: an action is not a JSON object", where);
+    return apply_line(l->c, a, l->out, &l->t, err);
 }
 
 /* Read the newline-delimited actions of a commit into out. */
 static int parse_commit(hctx *c, const item *it, const char *data, size_t len, qk_delta_commit *out,
                         qk_err *err)
 {
-    times t = {-1, -1, false};
-    size_t pos = 0, lineno = 0;
-    int rc = 0;
-    while (!rc && pos < len) {
-        const char *nl = memchr(data + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - data) : len, n = end - pos;
-        lineno++;
-        while (n && (data[pos + n - 1] == '\r' || data[pos + n - 1] == ' '))
-            n--;
-        if (n) rc = parse_line(c, it, data + pos, n, lineno, out, &t, err);
-        pos = end + 1;
-    }
-    out->timestamp_ms = t.ict >= 0 ? t.ict : t.ts >= 0 ? t.ts : it->mtime_ms;
+    hline l = {c, out, {-1, -1, false}};
+    int rc = qk_delta_each_line(it->key, data, len, hist_line, &l, err);
+    out->timestamp_ms = l.t.ict >= 0 ? l.t.ict : l.t.ts >= 0 ? l.t.ts : it->mtime_ms;
     return rc;
 }
 

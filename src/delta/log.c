@@ -51,8 +51,7 @@ typedef struct dlog {
 
 /* ---- names ------------------------------------------------------------------------------- */
 
-/* n decimal digits at s as a number (fits: at most 20 digits, checked against INT64_MAX). */
-static int digits(const char *s, size_t n, int64_t *out)
+int qk_delta_digits(const char *s, size_t n, int64_t *out)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
@@ -70,8 +69,9 @@ static int multi_part(const char *s, int64_t *part, int64_t *n)
 {
     const char *p = s + strlen(".checkpoint.");
     if (strlen(p) != PART_DIGITS * 2 + 1 + strlen(".parquet")) return -1;
-    if (digits(p, PART_DIGITS, part) || p[PART_DIGITS] != '.' ||
-        digits(p + PART_DIGITS + 1, PART_DIGITS, n) || strcmp(p + PART_DIGITS * 2 + 1, ".parquet"))
+    if (qk_delta_digits(p, PART_DIGITS, part) || p[PART_DIGITS] != '.' ||
+        qk_delta_digits(p + PART_DIGITS + 1, PART_DIGITS, n) ||
+        strcmp(p + PART_DIGITS * 2 + 1, ".parquet"))
         return -1;
     return *part >= 1 && *part <= *n && *n <= PARTS_MAX ? 0 : -1;
 }
@@ -131,7 +131,8 @@ static int classify(dlog *l, const qk_obj_entry *o, qk_err *err)
 {
     const char *name = o->key + strlen(l->prefix), *rest = name + VERSION_DIGITS;
     int64_t v, part, n;
-    if (strchr(name, '/') || strlen(name) < VERSION_DIGITS || digits(name, VERSION_DIGITS, &v))
+    if (strchr(name, '/') || strlen(name) < VERSION_DIGITS ||
+        qk_delta_digits(name, VERSION_DIGITS, &v))
         return 0;
     if (!strcmp(rest, ".json")) return add_commit(l, v, o, err);
     if (!strcmp(rest, ".checkpoint.parquet")) return add_part(l, v, 1, 1, o, err);

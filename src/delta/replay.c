@@ -152,8 +152,8 @@ static int hexval(char c)
 
 /* Decode %XX escapes once (the add path is an RFC 2396 URI). A '%' not followed by two hex
  * digits is kept as it is; %00 is refused. */
-static int path_decode(const char *in, qk_arena *a, const char **out, const char *where,
-                       qk_err *err)
+int qk_delta_path_decode(const char *in, qk_arena *a, const char **out, const char *where,
+                         qk_err *err)
 {
     size_t n = strlen(in), j = 0;
     char *p = qk_arena_alloc(a, n + 1);
@@ -175,7 +175,7 @@ static int path_decode(const char *in, qk_arena *a, const char **out, const char
 }
 
 /* An absolute URI starts with a scheme ("s3:", "file:") or with '/'. */
-static bool path_absolute(const char *raw)
+bool qk_delta_path_absolute(const char *raw)
 {
     const char *p = raw;
     if (*p == '/') return true;
@@ -186,7 +186,7 @@ static bool path_absolute(const char *raw)
     return *p == ':';
 }
 
-static int64_t get_int(json_t *o, const char *name, int64_t dflt)
+int64_t qk_delta_json_int(json_t *o, const char *name, int64_t dflt)
 {
     json_t *v = json_object_get(o, name);
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
@@ -277,12 +277,12 @@ static int file_rec(qk_delta_replay *r, json_t *a, bool create, const char *what
     char dvbuf[2048];
     int rc;
     if (!raw || !*raw) return qk_errf(err, QK_EPARSE, "%s: %s action without a path", where, what);
-    rc = path_decode(raw, &r->snap->arena, &path, where, err);
+    rc = qk_delta_path_decode(raw, &r->snap->arena, &path, where, err);
     if (!rc)
         rc = dv_id(json_object_get(a, "deletionVector"), dvbuf, sizeof dvbuf, &r->snap->arena, &dv,
                    err);
     if (!rc) rc = lookup_rec(r, path, dv, create, out, err);
-    if (!rc && *out) (*out)->absolute = path_absolute(raw);
+    if (!rc && *out) (*out)->absolute = qk_delta_path_absolute(raw);
     return rc;
 }
 
@@ -293,8 +293,8 @@ static int apply_add(qk_delta_replay *r, json_t *a, const char *where, qk_err *e
     int rc = file_rec(r, a, true, "add", where, &x, err);
     if (rc) return rc;
     x->active = true;
-    x->size = get_int(a, "size", 0);
-    x->mtime = get_int(a, "modificationTime", 0);
+    x->size = qk_delta_json_int(a, "size", 0);
+    x->mtime = qk_delta_json_int(a, "modificationTime", 0);
     x->data_change = !json_is_false(json_object_get(a, "dataChange"));
     if (!json_is_object(pv)) pv = json_object_get(a, "partitionValues_parsed");
     rc = copy_partition_values(x, pv, &r->snap->arena, err);
@@ -348,11 +348,8 @@ int qk_delta_replay_action(qk_delta_replay *r, json_t *action, bool from_checkpo
 
 /* ---- commit files ------------------------------------------------------------------------- */
 
-/* Call fn for every non-blank line of a commit, parsed; stops at the first error. */
-typedef int (*line_fn)(void *ud, json_t *action, const char *where, qk_err *err);
-
-static int each_line(const char *key, const char *data, size_t len, line_fn fn, void *ud,
-                     qk_err *err)
+int qk_delta_each_line(const char *key, const char *data, size_t len, qk_delta_line_fn fn, void *ud,
+                       qk_err *err)
 {
     size_t pos = 0, lineno = 0;
     int rc = 0;
@@ -387,7 +384,7 @@ static int commit_line(void *ud, json_t *a, const char *where, qk_err *err)
 {
     commit_ctx *c = ud;
     json_t *ci = json_object_get(a, "commitInfo");
-    if (json_is_object(ci)) c->ict = get_int(ci, "inCommitTimestamp", c->ict);
+    if (json_is_object(ci)) c->ict = qk_delta_json_int(ci, "inCommitTimestamp", c->ict);
     return c->r ? qk_delta_replay_action(c->r, a, false, where, err) : 0;
 }
 
@@ -395,7 +392,7 @@ int qk_delta_replay_commit(qk_delta_replay *r, const char *key, const char *data
                            int64_t *ict, qk_err *err)
 {
     commit_ctx c = {r, -1};
-    int rc = each_line(key, data, len, commit_line, &c, err);
+    int rc = qk_delta_each_line(key, data, len, commit_line, &c, err);
     *ict = c.ict;
     return rc;
 }
@@ -434,8 +431,8 @@ static int finish_protocol(qk_delta_replay *r, qk_err *err)
     if (!r->protocol)
         return qk_errf(err, QK_EPARSE, "no protocol action in the log up to version %lld",
                        (long long)r->snap->version);
-    p->min_reader_version = (int)get_int(r->protocol, "minReaderVersion", 1);
-    p->min_writer_version = (int)get_int(r->protocol, "minWriterVersion", 1);
+    p->min_reader_version = (int)qk_delta_json_int(r->protocol, "minReaderVersion", 1);
+    p->min_writer_version = (int)qk_delta_json_int(r->protocol, "minWriterVersion", 1);
     rc = copy_strings(json_object_get(r->protocol, "readerFeatures"), &r->snap->arena,
                       &p->reader_features, &p->nreader_features, err);
     if (!rc)
@@ -463,7 +460,7 @@ static int finish_metadata(qk_delta_replay *r, qk_err *err)
     m->description = opt_str(r, "description");
     if (!(m->schema_string = opt_str(r, "schemaString")))
         return qk_errf(err, QK_EPARSE, "the metaData action has no schemaString");
-    m->created_time = get_int(r->metadata, "createdTime", -1);
+    m->created_time = qk_delta_json_int(r->metadata, "createdTime", -1);
     cfg = json_object_get(r->metadata, "configuration");
     m->configuration = json_is_object(cfg) ? json_incref(cfg) : json_object();
     if (!m->configuration || json_array_append_new(r->snap->owned, m->configuration))
@@ -480,7 +477,7 @@ static int parse_stats(qk_delta_snapshot *snap, qk_delta_file *f)
     f->num_records = -1;
     if (!f->stats || !(st = json_loads(f->stats, 0, NULL))) return 0;
     if (json_array_append_new(snap->owned, st)) return QK_ENOMEM;
-    f->num_records = get_int(st, "numRecords", -1);
+    f->num_records = qk_delta_json_int(st, "numRecords", -1);
     f->min_values = json_object_get(st, "minValues");
     f->max_values = json_object_get(st, "maxValues");
     f->null_count = json_object_get(st, "nullCount");
@@ -556,8 +553,8 @@ static int finish_txns(qk_delta_replay *r, qk_err *err)
         qk_delta_txn *t = &snap->txns[snap->ntxns++];
         if (!(t->app_id = qk_arena_strdup(&snap->arena, k)))
             return qk_errf(err, QK_ENOMEM, "out of memory");
-        t->version = get_int(v, "version", -1);
-        t->last_updated = get_int(v, "lastUpdated", -1);
+        t->version = qk_delta_json_int(v, "version", -1);
+        t->last_updated = qk_delta_json_int(v, "lastUpdated", -1);
     }
     qsort(snap->txns, snap->ntxns, sizeof *snap->txns, cmp_txn);
     return 0;

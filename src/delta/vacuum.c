@@ -60,24 +60,6 @@ typedef struct vac {
 
 /* ---- small helpers -------------------------------------------------------------------------- */
 
-static int digits(const char *s, size_t n, int64_t *out)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - 9) / 10) return -1;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (v > INT64_MAX) return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
-static int64_t get_int(json_t *o, const char *name, int64_t dflt)
-{
-    json_t *v = json_object_get(o, name);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
-}
-
 static int set_add(strset *s, const char *str, qk_err *err)
 {
     if (s->n == s->cap) {
@@ -113,49 +95,6 @@ static void set_free(strset *s)
 }
 
 /* ---- paths (the reader's rules, replay.c) ---------------------------------------------------- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode %XX escapes once; a '%' without two hex digits stays; %00 is refused. */
-static int path_decode(const char *in, qk_arena *a, const char **out, const char *where,
-                       qk_err *err)
-{
-    size_t n = strlen(in), j = 0;
-    char *p = qk_arena_alloc(a, n + 1);
-    if (!p) return qk_errf(err, QK_ENOMEM, "out of memory (paths)");
-    for (size_t i = 0; i < n; i++) {
-        int hi = i + 2 < n && in[i] == '%' ? hexval(in[i + 1]) : -1;
-        int lo = hi >= 0 ? hexval(in[i + 2]) : -1;
-        if (lo >= 0) {
-            p[j++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            p[j++] = in[i];
-        }
-        if (j && !p[j - 1]) return qk_errf(err, QK_EPARSE, "%s: a path holds %%00", where);
-    }
-    p[j] = '\0';
-    *out = p;
-    return 0;
-}
-
-/* An absolute URI starts with a scheme ("s3:", "file:") or with '/'. */
-static bool path_absolute(const char *raw)
-{
-    const char *p = raw;
-    if (*p == '/') return true;
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) return false;
-    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-           *p == '+' || *p == '.' || *p == '-')
-        p++;
-    return *p == ':';
-}
 
 /* What follows root + "/" in p, or NULL when p is not under root. */
 static const char *under(const char *root, const char *p)
@@ -211,7 +150,7 @@ static int log_cb(void *ud, const qk_obj_info *o, const char *common_prefix, qk_
     int64_t version;
     (void)common_prefix;
     if (!o || strlen(o->key) != plen + VERSION_DIGITS + strlen(".json") ||
-        digits(o->key + plen, VERSION_DIGITS, &version) ||
+        qk_delta_digits(o->key + plen, VERSION_DIGITS, &version) ||
         strcmp(o->key + plen + VERSION_DIGITS, ".json"))
         return 0;
     return add_commit(v, version, o, err);
@@ -242,8 +181,8 @@ static int add_path(vac *v, json_t *a, bool add, int64_t version, const char *wh
     if (!raw || !*raw)
         return qk_errf(err, QK_EPARSE, "%s: %s action without a path", where,
                        add ? "add" : "remove");
-    if ((rc = path_decode(raw, &v->arena, &path, where, err))) return rc;
-    absolute = path_absolute(raw);
+    if ((rc = qk_delta_path_decode(raw, &v->arena, &path, where, err))) return rc;
+    absolute = qk_delta_path_absolute(raw);
     if (!(rel = absolute ? map_absolute(v, path) : path)) return 0; /* outside the table */
     if (v->npaths == v->cappaths) {
         size_t cap = v->cappaths ? v->cappaths * 2 : 1024;
@@ -270,36 +209,30 @@ static int apply_line(vac *v, vcommit *c, json_t *a, bool *seen, const char *whe
     if (json_is_object(x = json_object_get(a, "remove")))
         return add_path(v, x, false, c->version, where, err);
     if (json_is_object(x = json_object_get(a, "commitInfo")) && !*seen) {
-        int64_t ict = get_int(x, "inCommitTimestamp", -1), ts = get_int(x, "timestamp", -1);
+        int64_t ict = qk_delta_json_int(x, "inCommitTimestamp", -1),
+                ts = qk_delta_json_int(x, "timestamp", -1);
         *seen = true;
         c->ts = ict >= 0 ? ict : ts >= 0 ? ts : c->mtime_ms;
     }
     return 0;
 }
 
+typedef struct vline {
+    vac *v;
+    vcommit *c;
+    bool seen;
+} vline;
+
+static int vac_line(void *ud, json_t *a, const char *where, qk_err *err)
+{
+    vline *l = ud;
+    return apply_line(l->v, l->c, a, &l->seen, where, err);
+}
+
 static int parse_commit(vac *v, vcommit *c, const char *data, size_t len, qk_err *err)
 {
-    size_t pos = 0, lineno = 0;
-    bool seen = false;
-    int rc = 0;
-    while (!rc && pos < len) {
-        const char *nl = memchr(data + pos, '\n', len - pos), *line = data + pos;
-        size_t end = nl ? (size_t)(nl - data) : len, n = end - pos;
-        char where[QK_STORE_KEY_MAX + 32];
-        json_error_t je;
-        json_t *a;
-        lineno++;
-        pos = end + 1;
-        while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
-            n--;
-        if (!n) continue;
-        snprintf(where, sizeof where, "%s:%zu", c->key, lineno);
-        if (!(a = json_loadb(line, n, 0, &je)))
-            return qk_errf(err, QK_EPARSE, "%s: corrupt JSON action: %s", where, je.text);
-        rc = apply_line(v, c, a, &seen, where, err);
-        json_decref(a);
-    }
-    return rc;
+    vline l = {v, c, false};
+    return qk_delta_each_line(c->key, data, len, vac_line, &l, err);
 }
 
 /* Fetch and read every listed commit. */

@@ -35,16 +35,6 @@ static qk_err err;
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 static int setup(void **state)
 {
     char src[1024];
@@ -53,9 +43,10 @@ static int setup(void **state)
     if (!mkdtemp(dir) || qk_test_engine_open(dir, true, &eng)) return -1;
     snprintf(lake_dir, sizeof lake_dir, "%s/lake", dir);
     snprintf(src, sizeof src, "%.*s/../fixtures/delta-rs", (int)(slash - __FILE__), __FILE__);
-    if (sh("cd '%s' && cp -r simple_table simple_table_with_checkpoint delta-0.8.0 delta-0.2.0 "
-           "http_requests checkpoint-cdf-table delta-0.8.0-special-partition '%s/'",
-           src, lake_dir))
+    if (qk_test_sh(
+            "cd '%s' && cp -r simple_table simple_table_with_checkpoint delta-0.8.0 delta-0.2.0 "
+            "http_requests checkpoint-cdf-table delta-0.8.0-special-partition '%s/'",
+            src, lake_dir))
         return -1;
     return qk_store_open(lake_dir, &lake, &err) ? -1 : 0;
 }
@@ -139,7 +130,7 @@ static void data_file(const char *table, const char *name, int id, int64_t mtime
     char sql[4096], key[1024], path[2048];
     snprintf(key, sizeof key, "%s/%s", table, name);
     snprintf(path, sizeof path, "%s/%s", lake_dir, key);
-    assert_int_equal(sh("mkdir -p \"$(dirname '%s')\"", path), 0);
+    assert_int_equal(qk_test_sh("mkdir -p \"$(dirname '%s')\"", path), 0);
     snprintf(sql, sizeof sql, "COPY (SELECT %d::BIGINT AS id) TO '%s' (FORMAT parquet)", id, path);
     assert_int_equal(qk_test_exec(eng, sql), 0);
     set_mtime(key, mtime_ms);
@@ -413,7 +404,7 @@ static void test_history_corrupt_line_is_parse_error_with_key_and_line(void **st
 {
     qk_delta_history *h = NULL;
     (void)state;
-    assert_int_equal(sh("cp -r '%s/delta-0.8.0' '%s/t_corrupt'", lake_dir, lake_dir), 0);
+    assert_int_equal(qk_test_sh("cp -r '%s/delta-0.8.0' '%s/t_corrupt'", lake_dir, lake_dir), 0);
     put("t_corrupt/_delta_log/00000000000000000002.json",
         "{\"commitInfo\":{}}\n{\"add\":{\"path\":\"x.parquet\",\"size\":1\n");
     assert_int_equal(qk_delta_history_load(lake, "t_corrupt", 0, &h, &err), QK_EPARSE);
@@ -552,9 +543,9 @@ static void test_vacuum_of_fixtures_with_no_retention(void **state)
     (void)state;
     /* git keeps no mtimes: make every data file old */
     assert_int_equal(
-        sh("find '%s/simple_table' '%s/delta-0.8.0-special-partition' -name '*.parquet'"
-           " -exec touch -d '2020-01-01' {} +",
-           lake_dir, lake_dir),
+        qk_test_sh("find '%s/simple_table' '%s/delta-0.8.0-special-partition' -name '*.parquet'"
+                   " -exec touch -d '2020-01-01' {} +",
+                   lake_dir, lake_dir),
         0);
     r = vacuum_ok("delta-0.8.0-special-partition", 0, true);
     assert_int_equal(r->n, 0); /* x=A%252FA/ in the log is x=A%2FA/ in the store */
@@ -577,10 +568,11 @@ static void test_vacuum_deletes_more_than_one_batch(void **state)
     qk_buf_adds(&b, PROTOCOL_AND_METADATA);
     commit("t_many", 0, qk_epoch_ms() - DAY_MS, &b);
     qk_buf_free(&b);
-    assert_int_equal(sh("cd '%s/t_many' && mkdir d && cd d && seq -f 'f%%04g.parquet' 1 1001 | "
-                        "xargs touch -d '2020-01-01'",
-                        lake_dir),
-                     0);
+    assert_int_equal(
+        qk_test_sh("cd '%s/t_many' && mkdir d && cd d && seq -f 'f%%04g.parquet' 1 1001 | "
+                   "xargs touch -d '2020-01-01'",
+                   lake_dir),
+        0);
     r = vacuum_ok("t_many", HOUR_MS, false);
     assert_int_equal(r->n, 1001);
     assert_int_equal(r->deleted, 1001);

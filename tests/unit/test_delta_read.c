@@ -32,16 +32,6 @@ static qk_err err;
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 static int setup(void **state)
 {
     char src[1024];
@@ -50,7 +40,7 @@ static int setup(void **state)
     if (!mkdtemp(dir) || qk_test_engine_open(dir, true, &eng)) return -1;
     snprintf(lake_dir, sizeof lake_dir, "%s/lake", dir);
     snprintf(src, sizeof src, "%.*s/../fixtures/delta-rs", (int)(slash - __FILE__), __FILE__);
-    if (sh("cp -r '%s/.' '%s/'", src, lake_dir)) return -1;
+    if (qk_test_sh("cp -r '%s/.' '%s/'", src, lake_dir)) return -1;
     return qk_store_open(lake_dir, &lake, &err) ? -1 : 0;
 }
 
@@ -80,29 +70,8 @@ static qk_delta_snapshot *load_ok(const char *table, int kind, int64_t v)
 /* The first cell of a query as text (caller frees); NULL for SQL NULL. Fails on errors. */
 static char *cell(const char *sql)
 {
-    duckdb_connection con;
-    duckdb_result res;
-    duckdb_data_chunk ch;
-    qk_buf q;
     char *out = NULL;
-    qk_buf_init(&q, 64u << 20);
-    assert_int_equal(qk_buf_printf(&q, "SELECT CAST(#1 AS VARCHAR) FROM (%s)", sql), 0);
-    assert_int_equal(duckdb_connect(qk_engine_db(eng), &con), DuckDBSuccess);
-    if (duckdb_query(con, qk_buf_cstr(&q), &res) == DuckDBError)
-        fprintf(stderr, "query: %s\nSQL: %s\n", duckdb_result_error(&res), sql);
-    assert_null(duckdb_result_error(&res));
-    ch = duckdb_fetch_chunk(res);
-    assert_non_null(ch);
-    duckdb_vector v = duckdb_data_chunk_get_vector(ch, 0);
-    uint64_t *valid = duckdb_vector_get_validity(v);
-    if (!valid || duckdb_validity_row_is_valid(valid, 0)) {
-        duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(v);
-        out = strndup(duckdb_string_t_data(s), duckdb_string_t_length(*s));
-    }
-    duckdb_destroy_data_chunk(&ch);
-    duckdb_destroy_result(&res);
-    duckdb_disconnect(&con);
-    qk_buf_free(&q);
+    assert_int_equal(qk_test_cell(eng, sql, &out), 0);
     return out;
 }
 
@@ -181,9 +150,9 @@ static void expect_same_as_reference(const qk_delta_snapshot *snap, const char *
 /* Copy a fixture table to a new name inside the lake. */
 static void copy_table(const char *from, const char *to)
 {
-    assert_int_equal(
-        sh("rm -rf '%s/%s' && cp -r '%s/%s' '%s/%s'", lake_dir, to, lake_dir, from, lake_dir, to),
-        0);
+    assert_int_equal(qk_test_sh("rm -rf '%s/%s' && cp -r '%s/%s' '%s/%s'", lake_dir, to, lake_dir,
+                                from, lake_dir, to),
+                     0);
 }
 
 static void put(const char *key, const char *data)
@@ -554,10 +523,11 @@ static void test_truncated_checkpoint_is_an_error(void **state)
     qk_delta_snapshot *snap = NULL;
     (void)state;
     copy_table("simple_table_with_checkpoint", "t_trunc");
-    assert_int_equal(sh("truncate -s 100 '%s/t_trunc/_delta_log/00000000000000000010.checkpoint"
-                        ".parquet'",
-                        lake_dir),
-                     0);
+    assert_int_equal(
+        qk_test_sh("truncate -s 100 '%s/t_trunc/_delta_log/00000000000000000010.checkpoint"
+                   ".parquet'",
+                   lake_dir),
+        0);
     assert_int_not_equal(load_at("t_trunc", QK_DELTA_AT_LATEST, 0, &snap), 0);
     assert_null(snap);
     assert_non_null(strstr(err.msg, "checkpoint t_trunc/_delta_log/00000000000000000010"));
@@ -568,7 +538,7 @@ static void test_version_gap_names_missing_commit(void **state)
     qk_delta_snapshot *snap = NULL;
     (void)state;
     copy_table("simple_table", "t_gap");
-    assert_int_equal(sh("rm '%s/t_gap/_delta_log/00000000000000000002.json'", lake_dir), 0);
+    assert_int_equal(qk_test_sh("rm '%s/t_gap/_delta_log/00000000000000000002.json'", lake_dir), 0);
     assert_int_equal(load_at("t_gap", QK_DELTA_AT_LATEST, 0, &snap), QK_ENOTFOUND);
     assert_non_null(strstr(err.msg, "00000000000000000002.json is missing"));
     snap = load_ok("t_gap", QK_DELTA_AT_VERSION, 1);
@@ -602,7 +572,7 @@ static void split_checkpoint(const char *table, bool both)
              "'%s.0000000002.0000000002.parquet' (FORMAT parquet)",
              cp, cp);
     if (both) assert_int_equal(qk_test_exec(eng, sql), 0);
-    assert_int_equal(sh("rm '%s.parquet'", cp), 0);
+    assert_int_equal(qk_test_sh("rm '%s.parquet'", cp), 0);
 }
 
 static void test_multi_part_checkpoint_needs_all_parts(void **state)
@@ -611,7 +581,8 @@ static void test_multi_part_checkpoint_needs_all_parts(void **state)
     (void)state;
     copy_table("simple_table_with_checkpoint", "t_multi");
     split_checkpoint("t_multi", true);
-    assert_int_equal(sh("rm '%s/t_multi/_delta_log/'0000000000000000000[0-9].json", lake_dir), 0);
+    assert_int_equal(
+        qk_test_sh("rm '%s/t_multi/_delta_log/'0000000000000000000[0-9].json", lake_dir), 0);
     snap = load_ok("t_multi", QK_DELTA_AT_LATEST, 0);
     assert_int_equal(snap->checkpoint_version, 10);
     assert_int_equal(snap->nfiles, 11);
@@ -625,7 +596,8 @@ static void test_multi_part_checkpoint_needs_all_parts(void **state)
     assert_int_equal(snap->nfiles, 11);
     qk_delta_snapshot_destroy(snap);
     snap = NULL;
-    assert_int_equal(sh("rm '%s/t_multi1/_delta_log/'0000000000000000000[0-9].json", lake_dir), 0);
+    assert_int_equal(
+        qk_test_sh("rm '%s/t_multi1/_delta_log/'0000000000000000000[0-9].json", lake_dir), 0);
     assert_int_equal(load_at("t_multi1", QK_DELTA_AT_LATEST, 0, &snap), QK_ENOTFOUND);
 }
 
@@ -654,11 +626,12 @@ static void test_timestamp_prefers_in_commit_timestamp(void **state)
     qk_delta_snapshot *snap;
     (void)state;
     copy_table("delta-0.8.0", "t_ict");
-    assert_int_equal(sh("cd '%s/t_ict/_delta_log' && for v in 0 1; do f=0000000000000000000$v.json;"
-                        " { echo '{\"commitInfo\":{\"inCommitTimestamp\":'$((5000 + v * 1000))'}}';"
-                        " cat $f; } > x && mv x $f; done",
-                        lake_dir),
-                     0);
+    assert_int_equal(
+        qk_test_sh("cd '%s/t_ict/_delta_log' && for v in 0 1; do f=0000000000000000000$v.json;"
+                   " { echo '{\"commitInfo\":{\"inCommitTimestamp\":'$((5000 + v * 1000))'}}';"
+                   " cat $f; } > x && mv x $f; done",
+                   lake_dir),
+        0);
     set_mtime("t_ict", 0, 1700000000000); /* mtimes say otherwise: ignored */
     set_mtime("t_ict", 1, 1600000000000);
     snap = load_ok("t_ict", QK_DELTA_AT_TIMESTAMP, 5500);
@@ -686,7 +659,7 @@ static void test_missing_data_file_is_a_clear_error(void **state)
     assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, &listed, &err), 0);
     assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, &none, &err), 0);
     qk_obj_list_free(&listed);
-    assert_int_equal(sh("rm '%s/t_vacuumed/%s'", lake_dir, snap->files[0].path), 0);
+    assert_int_equal(qk_test_sh("rm '%s/t_vacuumed/%s'", lake_dir, snap->files[0].path), 0);
     assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, NULL, &err), QK_ENOTFOUND);
     assert_int_equal(qk_delta_check_files(lake, "t_vacuumed", snap, &none, &err), QK_ENOTFOUND);
     assert_non_null(strstr(err.msg, snap->files[0].path));

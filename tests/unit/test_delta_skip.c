@@ -120,25 +120,11 @@ static void commit(const char *table, int64_t version, const char *fields, const
     assert_int_equal(fclose(out), 0);
 }
 
-/* The first cell of sql as text (caller frees). Fails on errors. */
+/* The first cell of a query as text (caller frees); NULL for SQL NULL. Fails on errors. */
 static char *cell(const char *sql)
 {
-    duckdb_connection con;
-    duckdb_result res;
-    duckdb_data_chunk ch;
     char *out = NULL;
-    assert_int_equal(duckdb_connect(qk_engine_db(eng), &con), DuckDBSuccess);
-    if (duckdb_query(con, sql, &res) == DuckDBError)
-        fprintf(stderr, "query: %s\nSQL: %.2000s\n", duckdb_result_error(&res), sql);
-    assert_null(duckdb_result_error(&res));
-    ch = duckdb_fetch_chunk(res);
-    assert_non_null(ch);
-    duckdb_vector v = duckdb_data_chunk_get_vector(ch, 0);
-    duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(v);
-    out = strndup(duckdb_string_t_data(s), duckdb_string_t_length(*s));
-    duckdb_destroy_data_chunk(&ch);
-    duckdb_destroy_result(&res);
-    duckdb_disconnect(&con);
+    assert_int_equal(qk_test_cell(eng, sql, &out), 0);
     return out;
 }
 

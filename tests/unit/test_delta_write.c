@@ -36,16 +36,6 @@ static qk_err err;
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -101,32 +91,11 @@ static qk_delta_snapshot *load_v(const char *table, int64_t v)
     return snap;
 }
 
-/* The first cell of a query as text (caller frees); NULL for SQL NULL. */
+/* The first cell of a query as text (caller frees); NULL for SQL NULL. Fails on errors. */
 static char *cell(const char *sql)
 {
-    duckdb_connection con;
-    duckdb_result res;
-    duckdb_data_chunk ch;
-    qk_buf q;
     char *out = NULL;
-    qk_buf_init(&q, 64u << 20);
-    assert_int_equal(qk_buf_printf(&q, "SELECT CAST(#1 AS VARCHAR) FROM (%s)", sql), 0);
-    assert_int_equal(duckdb_connect(qk_engine_db(eng), &con), DuckDBSuccess);
-    if (duckdb_query(con, qk_buf_cstr(&q), &res) == DuckDBError)
-        fprintf(stderr, "query: %s\nSQL: %s\n", duckdb_result_error(&res), sql);
-    assert_null(duckdb_result_error(&res));
-    ch = duckdb_fetch_chunk(res);
-    assert_non_null(ch);
-    duckdb_vector v = duckdb_data_chunk_get_vector(ch, 0);
-    uint64_t *valid = duckdb_vector_get_validity(v);
-    if (!valid || duckdb_validity_row_is_valid(valid, 0)) {
-        duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(v);
-        out = strndup(duckdb_string_t_data(s), duckdb_string_t_length(*s));
-    }
-    duckdb_destroy_data_chunk(&ch);
-    duckdb_destroy_result(&res);
-    duckdb_disconnect(&con);
-    qk_buf_free(&q);
+    assert_int_equal(qk_test_cell(eng, sql, &out), 0);
     return out;
 }
 
@@ -894,11 +863,12 @@ static void test_checkpoint_every_10_reads_back_the_same(void **state)
     full = load_v("ck", 11);
     assert_int_equal(full->checkpoint_version, 10);
     /* the checkpoint alone: a copy without commits 0..10 */
-    assert_int_equal(sh("cp -r '%s/ck' '%s/ck2' && rm '%s/ck2/_delta_log/'0000000000000000000[0-9]"
-                        ".json && rm '%s/ck2/_delta_log/00000000000000000010.json' && test -e "
-                        "'%s/ck2/_delta_log/00000000000000000011.json'",
-                        lake_dir, lake_dir, lake_dir, lake_dir, lake_dir),
-                     0);
+    assert_int_equal(
+        qk_test_sh("cp -r '%s/ck' '%s/ck2' && rm '%s/ck2/_delta_log/'0000000000000000000[0-9]"
+                   ".json && rm '%s/ck2/_delta_log/00000000000000000010.json' && test -e "
+                   "'%s/ck2/_delta_log/00000000000000000011.json'",
+                   lake_dir, lake_dir, lake_dir, lake_dir, lake_dir),
+        0);
     assert_false(exists("ck2/_delta_log/00000000000000000010.json"));
     fromcp = load_v("ck2", -1);
     assert_int_equal(fromcp->checkpoint_version, 10);
@@ -906,8 +876,8 @@ static void test_checkpoint_every_10_reads_back_the_same(void **state)
     qk_delta_snapshot_destroy(fromcp);
     qk_delta_snapshot_destroy(full);
     /* and the snapshot at 10 from the commits equals the one from the checkpoint */
-    assert_int_equal(sh("rm '%s/ck/_delta_log/00000000000000000010.checkpoint.parquet'", lake_dir),
-                     0);
+    assert_int_equal(
+        qk_test_sh("rm '%s/ck/_delta_log/00000000000000000010.checkpoint.parquet'", lake_dir), 0);
     full = load_v("ck", 10);
     assert_int_equal(full->checkpoint_version, -1);
     fromcp = load_v("ck2", 10);

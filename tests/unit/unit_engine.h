@@ -9,7 +9,10 @@
 #ifndef QK_UNIT_ENGINE_H
 #define QK_UNIT_ENGINE_H
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine.h"
 #include "store/store.h"
@@ -58,6 +61,51 @@ static inline int qk_test_exec(qk_engine *e, const char *sql)
     if (qk_engine_exec(e, sql, &err) == 0) return 0;
     fprintf(stderr, "fixture: %s\n", err.msg);
     return -1;
+}
+
+/* system() of a printf-formatted shell command (fixtures: cp -r, truncate ...). */
+static inline int qk_test_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+/* The first cell of sql's result as text: *out (caller frees) is NULL for SQL NULL. -1 (with
+ * DuckDB's message printed) when the query fails or returns no row. */
+static inline int qk_test_cell(qk_engine *e, const char *sql, char **out)
+{
+    duckdb_connection con;
+    duckdb_result res;
+    duckdb_data_chunk ch = NULL;
+    qk_buf q;
+    int rc = -1;
+    *out = NULL;
+    qk_buf_init(&q, 64u << 20);
+    if (qk_buf_printf(&q, "SELECT CAST(#1 AS VARCHAR) FROM (%s)", sql) ||
+        duckdb_connect(qk_engine_db(e), &con) == DuckDBError) {
+        qk_buf_free(&q);
+        return -1;
+    }
+    if (duckdb_query(con, qk_buf_cstr(&q), &res) == DuckDBError)
+        fprintf(stderr, "query: %s\nSQL: %.2000s\n", duckdb_result_error(&res), sql);
+    else if ((ch = duckdb_fetch_chunk(res)) != NULL && duckdb_data_chunk_get_size(ch) > 0) {
+        duckdb_vector v = duckdb_data_chunk_get_vector(ch, 0);
+        uint64_t *valid = duckdb_vector_get_validity(v);
+        rc = 0;
+        if (!valid || duckdb_validity_row_is_valid(valid, 0)) {
+            duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(v);
+            *out = strndup(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+        }
+    }
+    if (ch) duckdb_destroy_data_chunk(&ch);
+    duckdb_destroy_result(&res);
+    duckdb_disconnect(&con);
+    qk_buf_free(&q);
+    return rc;
 }
 
 #endif

@@ -314,7 +314,11 @@ static void problem(problems *p, const char *fmt, ...)
         p->hidden++;
         return;
     }
-    snprintf(p->text + len, sizeof p->text - len, "%s%s", len ? "; " : "", line);
+    if (len) {
+        memcpy(p->text + len, "; ", 2);
+        len += 2;
+    }
+    memcpy(p->text + len, line, strlen(line) + 1); /* fits: checked above */
 }
 
 static int int_rank(const char *t)

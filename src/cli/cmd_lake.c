@@ -405,7 +405,7 @@ static void lake_ctx_close(lake_ctx *c)
 static int schema_of(lake_ctx *c, const qk_lake_table *t, json_t **cols, qk_err *serr, qk_err *err)
 {
     *cols = NULL;
-    if (!c->engine && t->format != QK_FORMAT_MIXED) {
+    if (!c->engine && t->format != QK_FORMAT_DELTA && t->format != QK_FORMAT_MIXED) {
         qk_engine_config cfg;
         int rc;
         qk_engine_config_defaults(&cfg);

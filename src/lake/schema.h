@@ -13,8 +13,7 @@
  *              full size with "PAR1" at offset 0; DuckDB reads nothing else to bind.
  *   CSV, JSON  the first 1 MiB cut after its last newline (a compressed file, which cannot be
  *              cut, is read whole when at most 8 MiB); DuckDB sniffs the types from it.
- * A Delta table's columns are its latest snapshot's schema (the log only). Mixed-format tables
- * are QK_EUNSUPPORTED (the caller shows the schema as unknown).
+ * Delta and mixed-format tables are QK_EUNSUPPORTED (the caller shows the schema as unknown).
  */
 #ifndef QK_LAKE_SCHEMA_H
 #define QK_LAKE_SCHEMA_H
@@ -40,9 +39,9 @@
  * JSON array [{"name": "vendor_id", "type": "INTEGER"}, ...] in table order, partition columns
  * last (as DuckDB appends them). e's sandbox must allow the lake when it is local (open the
  * engine with cfg.lake = the lake's root); on S3 only the engine's temp dir is used, and the
- * temp files are removed before returning; e is not used (may be NULL) for mixed tables, which
- * fail first. *columns: the caller decrefs.
- * Errors: QK_EUNSUPPORTED (mixed formats, a compressed text file too big to sample; the
+ * temp files are removed before returning; e is not used (may be NULL) for Delta and mixed
+ * tables, which fail first. *columns: the caller decrefs.
+ * Errors: QK_EUNSUPPORTED (Delta, mixed formats, a compressed text file too big to sample; the
  * message says which), QK_ENOTFOUND (the table's files are gone), QK_EPARSE (not a Parquet
  * file), QK_ESQL/QK_EIO (DuckDB's message), store errors. Thread-safe for distinct calls.
  */

@@ -453,6 +453,10 @@ static int csv_source(qk_engine *e, qk_store *lake, const qk_table_load_req *req
         size_t n = strlen(qk_engine_lake(e));
         if (!strncmp(abs, qk_engine_lake(e), n) && abs[n] == '/') from = abs + n + 1;
     }
+    if (!rc && qk_engine_lake_remote(e) && qk_str_startswith(from, "s3://")) {
+        size_t n = strlen(qk_engine_lake(e));
+        if (!strncmp(from, qk_engine_lake(e), n) && from[n] == '/') from += n + 1;
+    }
     if (!rc && !qk_str_startswith(from, "s3://") && *from != '/' && !has_glob(from)) {
         char *parts[3] = {0};
         qk_lake_table t = {0};

@@ -14,12 +14,17 @@
 #   and, as diagnostics without a target, where the engine's warm time goes (bench_paths)
 #   (5) quack-reduce: `quack bench reduce` (the seed's per-day map vs one worker vs embedded,
 #       per-shard overhead, 1-vs-2-worker scaling, simulated fan-out; docs/bench-reduce.md)
+#   (6) Delta tables: `quack bench delta` on a fresh local lake in the work dir (snapshot load
+#       of a 1,000-commit table with and without checkpoints, append-commit latency, file
+#       skipping; docs/bench-delta.md), then bench/delta_s3.sh (the same on a throw-away RGW,
+#       200 commits) as a separate step when the budget still allows it
 # Run order: the full-size demo lake BUILD_DIR/test-lake (tests/integration/make_lake.sh), wait
 # for the machine to settle, (2), start the server, (1), (3), stop it, (4), diagnostics, (5),
-# report. Results: the tables on stdout, BUILD_DIR/bench-results.json (with machine notes and
-# every tool's raw output, (5)'s JSON under raw.reduce) and BUILD_DIR/bench-results.md; (5)'s
-# own tables in BUILD_DIR/bench-reduce.md and its JSON in BUILD_DIR/bench-reduce.json; the
-# source tree stays clean. Every step has
+# (6), report. Results: the tables on stdout, BUILD_DIR/bench-results.json (with machine notes
+# and every tool's raw output, (5)'s JSON under raw.reduce, (6)'s under raw.delta and
+# raw.delta_s3) and BUILD_DIR/bench-results.md; (5)'s own tables in BUILD_DIR/bench-reduce.md
+# and its JSON in BUILD_DIR/bench-reduce.json, (6)'s in BUILD_DIR/bench-delta{,-s3}.{md,json};
+# the source tree stays clean. Every step has
 # a time limit and the whole run a budget; a failed step is recorded as "not measured" with its
 # reason and the run goes on. The server is always stopped (trap).
 # Environment: QUACK_BENCH_LAKE (lake dir), QUACK_BENCH_RUNS (warm runs, default 100),
@@ -261,6 +266,29 @@ measure_reduce() {
   log "wrote $BUILD/bench-reduce.md and $BUILD/bench-reduce.json"
 }
 
+# (6) Delta tables: `quack bench delta` removes its own tables; its JSON is the step's stdout
+# (one line: raw.delta), its tables (stderr) go to BUILD/bench-delta.md. Then the RGW run:
+# bench/delta_s3.sh writes BUILD/bench-delta-s3.{md,json}; the step's output becomes that JSON
+# on one line (raw.delta_s3), or the script's reason when RGW could not be installed.
+measure_delta() {
+  mkdir -p "$WORK/delta-lake"
+  step delta 240 "$QUACK" bench delta --lake "$WORK/delta-lake" --json -
+  if [ ! -f "$RES/delta.err" ]; then
+    cp "$RES/delta.out" "$BUILD/bench-delta.json"
+    grep -v '^\[bench delta\]' "$RES/delta.log" >"$BUILD/bench-delta.md" || true
+    log "wrote $BUILD/bench-delta.md and $BUILD/bench-delta.json"
+  fi
+  rm -f "$BUILD/bench-delta-s3.json"
+  step delta_s3 300 env QUACK_BENCH_DELTA_S3_BUDGET=290 bash "$SRC/bench/delta_s3.sh" "$BUILD"
+  [ -f "$RES/delta_s3.err" ] && return 0
+  if [ -f "$BUILD/bench-delta-s3.json" ]; then
+    python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))))' \
+      "$BUILD/bench-delta-s3.json" >"$RES/delta_s3.out"
+  else
+    skip delta_s3 "$(tail -c 300 "$RES/delta_s3.out" | tr '\n' ' ')"
+  fi
+}
+
 need_bins
 log "build $BUILD, lake $LAKE, work $WORK"
 ensure_lake || { log "could not create the demo lake in $LAKE"; exit 1; }
@@ -283,6 +311,7 @@ step encode 600 "$BUILD/bench_encode" --lake "$LAKE" --formats json,ndjson,csv -
 measure_paths
 
 measure_reduce
+measure_delta
 
 snapshot end
 BENCH_SRC=$SRC BENCH_BUILD=$BUILD BENCH_LAKE=$LAKE BENCH_QUERIES=$QUERIES BENCH_THREADS=$THREADS \

@@ -25,8 +25,8 @@ const qk_command qk_commands[] = {
     {"table", "Delta tables: load CSV or a query, info, history, vacuum", qk_help_table,
      qk_cmd_table},
     {"lineage", "which tables were made from which", qk_help_lineage, qk_cmd_lineage},
-    {"bench", "benchmarks: 'bench reduce' reruns the quack-reduce experiment", qk_help_bench,
-     qk_cmd_bench},
+    {"bench", "benchmarks: 'bench reduce' (quack-reduce), 'bench delta' (Delta tables)",
+     qk_help_bench, qk_cmd_bench},
     {"version", "print version information", qk_help_version, qk_cmd_version},
     {NULL, NULL, NULL, NULL},
 };

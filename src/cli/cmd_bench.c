@@ -59,6 +59,8 @@
 #define REL_TOLERANCE 1e-9 /* numbers in results: a distributed sum adds in another order */
 #define CMD "bench reduce"
 
+int qk_cmd_bench_delta(int argc, char **argv); /* cmd_bench_delta.c: `quack bench delta` */
+
 const char qk_help_bench[] =
     "Usage: quack bench reduce [OPTIONS]\n"
     "\n"
@@ -100,7 +102,9 @@ const char qk_help_bench[] =
     "\n"
     "Exit status: 0 done, 1 a run failed or the results disagree, 2 usage error.\n"
     "Example:\n"
-    "  quack demo --lake /tmp/lake && quack bench reduce --lake /tmp/lake --json r.json\n";
+    "  quack demo --lake /tmp/lake && quack bench reduce --lake /tmp/lake --json r.json\n"
+    "\n"
+    "Also: quack bench delta [OPTIONS]: Delta table benchmarks (see quack bench delta --help)\n";
 
 /* ---- options ------------------------------------------------------------------------------ */
 
@@ -1293,10 +1297,12 @@ int qk_cmd_bench(int argc, char **argv)
     bench b;
     qk_err err = {0};
     int rc;
+    if (argc >= 2 && strcmp(argv[1], "delta") == 0) return qk_cmd_bench_delta(argc - 1, argv + 1);
     if (qk_cli_wants_help(argc, argv, qk_help_bench)) return QK_EXIT_OK;
-    if (argc < 2) return qk_cli_usage_error("bench", "expected a benchmark: reduce");
+    if (argc < 2) return qk_cli_usage_error("bench", "expected a benchmark: reduce or delta");
     if (strcmp(argv[1], "reduce") != 0)
-        return qk_cli_usage_error("bench", "unknown benchmark '%s' (expected: reduce)", argv[1]);
+        return qk_cli_usage_error("bench", "unknown benchmark '%s' (expected: reduce or delta)",
+                                  argv[1]);
     memset(&b, 0, sizeof b);
     args_defaults(&b.a);
     if (parse_args(argc - 1, argv + 1, &b.a, &err) || find_days(&b, &err))

@@ -1002,6 +1002,7 @@ int qk_lake_ast_parse(qk_engine *e, duckdb_connection con, const char *sql, cons
     rs.mark = mark;
     rc = bind_names(&rs, err);
     qk_lake_known_free(&rs.known); /* the planner lists for itself */
+    json_decref(c.bound);
     if (tables) *tables = c.tables;
     if (rc) {
         json_decref(*ast);

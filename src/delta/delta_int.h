@@ -48,6 +48,12 @@ int qk_delta_protocol_check(const qk_delta_protocol *p, json_t *configuration, q
 int qk_delta_columns_parse(qk_delta_snapshot *snap, qk_err *err);
 /* Append "name" as a double-quoted SQL identifier. */
 int qk_delta_add_ident(qk_buf *b, const char *name);
+/* Does a timestamp's text carry a zone (Z, +hh, -hh after the date)? (scan.c) */
+bool qk_delta_ts_has_zone(const char *v);
+/* Append a partition value of column c as the SQL literal the scan casts to c's type: NULL, or
+ * the text, a TIMESTAMP WITH TIME ZONE value without a zone taken as UTC (scan.c; skip.c
+ * types partition values the same way). */
+int qk_delta_add_partition_literal(qk_buf *b, const qk_delta_column *c, const char *v);
 
 /* ---- shared by the log readers (log.c, replay.c, history.c, vacuum.c) -------------------- */
 

@@ -64,16 +64,20 @@ static bool is_ts_tz(const qk_delta_column *c)
     return !strcmp(c->type, "TIMESTAMP WITH TIME ZONE");
 }
 
-/* A timestamp partition value without a zone is UTC ("...:00" -> "...:00+00"). */
-static int add_partition_literal(qk_buf *b, const qk_delta_column *c, const char *v)
+bool qk_delta_ts_has_zone(const char *v)
+{
+    for (size_t i = 10; i < strlen(v); i++)
+        if (v[i] == 'Z' || v[i] == '+' || v[i] == '-') return true;
+    return false;
+}
+
+int qk_delta_add_partition_literal(qk_buf *b, const qk_delta_column *c, const char *v)
 {
     char tmp[256];
-    bool zoned = false;
     if (!v) return qk_buf_adds(b, "NULL");
-    if (!is_ts_tz(c) || strlen(v) >= sizeof tmp - 4) return qk_sql_add_literal(b, v);
-    for (size_t i = 10; i < strlen(v); i++)
-        zoned |= v[i] == 'Z' || v[i] == '+' || v[i] == '-';
-    snprintf(tmp, sizeof tmp, "%s%s", v, zoned ? "" : "+00");
+    if (!is_ts_tz(c) || strlen(v) >= sizeof tmp - 4 || qk_delta_ts_has_zone(v))
+        return qk_sql_add_literal(b, v);
+    snprintf(tmp, sizeof tmp, "%s+00", v);
     return qk_sql_add_literal(b, tmp);
 }
 
@@ -141,8 +145,8 @@ static int add_values(qk_buf *b, const qk_delta_snapshot *snap, const char *uri,
         for (size_t j = 0; !rc && j < m->ncolumns; j++) {
             const qk_delta_column *c = &m->columns[j];
             if (c->partition < 0) continue;
-            rc = qk_buf_adds(b, ", ") ||
-                 add_partition_literal(b, c, snap->files[i].partition_values[c->partition]);
+            rc = qk_buf_adds(b, ", ") || qk_delta_add_partition_literal(
+                                             b, c, snap->files[i].partition_values[c->partition]);
         }
         if (!rc) rc = qk_buf_addc(b, ')');
         first = false;

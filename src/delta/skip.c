@@ -115,14 +115,6 @@ static size_t strip_tie_breakers(const char *s, size_t n)
     }
 }
 
-/* A timestamp with a zone, as the scan reads partition values: no zone means UTC. */
-static bool has_zone(const char *v)
-{
-    for (size_t i = 10; i < strlen(v); i++)
-        if (v[i] == 'Z' || v[i] == '+' || v[i] == '-') return true;
-    return false;
-}
-
 /* A min or max from the stats as a SQL string literal (or NULL when unusable). */
 static int add_stat(qk_buf *b, json_t *v, int cat, bool max)
 {
@@ -133,7 +125,7 @@ static int add_stat(qk_buf *b, json_t *v, int cat, bool max)
         size_t n = max && cat == CAT_STRING ? strip_tie_breakers(s, strlen(s)) : strlen(s);
         char *t = NULL;
         int rc;
-        if (cat == CAT_TS && !has_zone(s)) {
+        if (cat == CAT_TS && !qk_delta_ts_has_zone(s)) {
             if (asprintf(&t, "%s+00", s) < 0) return QK_ENOMEM;
         } else if (!(t = strndup(s, n))) {
             return QK_ENOMEM;
@@ -159,17 +151,6 @@ static int add_count(qk_buf *b, json_t *v)
     return qk_buf_printf(b, "%lld", (long long)json_integer_value(v));
 }
 
-/* A partition value as the scan types it (scan.c): timestamps without a zone are UTC. */
-static int add_partition_value(qk_buf *b, const qk_delta_column *c, const char *v)
-{
-    char tmp[256];
-    if (!v) return qk_buf_adds(b, "NULL");
-    if (strcmp(c->type, "TIMESTAMP WITH TIME ZONE") || strlen(v) >= sizeof tmp - 4 || has_zone(v))
-        return qk_sql_add_literal(b, v);
-    snprintf(tmp, sizeof tmp, "%s+00", v);
-    return qk_sql_add_literal(b, tmp);
-}
-
 /* One row: (i, partition values..., per slot lo, hi, nulls..., numRecords). */
 static int add_row(skip_state *s, size_t i)
 {
@@ -179,8 +160,8 @@ static int add_row(skip_state *s, size_t i)
     for (size_t c = 0; !rc && c < m->ncolumns; c++)
         if (m->columns[c].partition >= 0)
             rc = qk_buf_adds(s->b, ", ") ||
-                 add_partition_value(s->b, &m->columns[c],
-                                     f->partition_values[m->columns[c].partition]);
+                 qk_delta_add_partition_literal(s->b, &m->columns[c],
+                                                f->partition_values[m->columns[c].partition]);
     for (size_t k = 0; !rc && k < s->ncols; k++) {
         const char *name = m->columns[s->cols[k]].name;
         int cat = col_cat(s, k);

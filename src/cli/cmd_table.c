@@ -289,21 +289,6 @@ static void on_progress(void *ud, const char *stage, uint64_t done, uint64_t tot
         fprintf(stderr, "\r\033[Kquack table load: %s %llu", stage, (unsigned long long)done);
 }
 
-static json_t *load_json(const table_args *a, const qk_table_load_result *r)
-{
-    const qk_delta_write_result *w = &r->write;
-    json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:i, s:b}", "table",
-                          a->name, "path", r->path, "version", (json_int_t)w->version, "created",
-                          w->created, "skipped", w->skipped, "rows", (json_int_t)w->rows,
-                          "files_added", (json_int_t)w->files_added, "files_removed",
-                          (json_int_t)w->files_removed, "bytes", (json_int_t)w->bytes, "attempts",
-                          w->attempts, "checkpointed", w->checkpointed);
-    if (o && w->warning[0]) json_object_set_new(o, "warning", json_string(w->warning));
-    if (o && r->lineage_failed)
-        json_object_set_new(o, "lineage_error", json_string(r->lineage_error));
-    return o;
-}
-
 static void print_json(json_t *o)
 {
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -335,7 +320,7 @@ static int run_load(const table_args *a, qk_err *err)
     rc = qk_table_load(e, &req, &res, err);
     if (p.drawn) fprintf(stderr, "\r\033[K");
     if (!rc && a->json) {
-        print_json(load_json(a, &res));
+        print_json(qk_table_load_json(a->name, &res));
     } else if (!rc && res.write.skipped) {
         printf("%s: nothing written: app %s already committed txn version %lld (table version "
                "%lld)\n",

@@ -27,7 +27,7 @@ static int add_lit(qk_buf *b, const char *s)
 /* The SELECT of one record. */
 static int record_sql(const qk_lineage_rec *r, qk_buf *b)
 {
-    size_t i, n = json_array_size(r->parents);
+    size_t i;
     json_t *p;
     char *q = NULL;
     int rc = qk_buf_adds(b, "SELECT ");
@@ -46,7 +46,6 @@ static int record_sql(const qk_lineage_rec *r, qk_buf *b)
              (json_is_integer(v) ? qk_buf_printf(b, "%lld", (long long)json_integer_value(v))
                                  : qk_buf_adds(b, "NULL"));
     }
-    (void)n;
     if (r->query && strlen(r->query) > LINEAGE_QUERY_MAX) q = strndup(r->query, LINEAGE_QUERY_MAX);
     rc = rc || qk_buf_adds(b, "] AS BIGINT[]) AS parent_versions, ");
     rc = rc || add_lit(b, q ? q : r->query) || qk_buf_adds(b, " AS query, ");

@@ -163,24 +163,35 @@ json_t *qk_lake_table_json(qk_store *lake, const qk_lake_table *t, json_t *colum
     return o;
 }
 
-/* Distinct partition value tuples of snap's files. */
+static int cmp_tuple(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Distinct partition value tuples of snap's files (each tuple as one string, sorted). */
 static size_t count_partitions(const qk_delta_snapshot *snap)
 {
     size_t n = 0, np = snap->metadata.npartition_columns;
-    if (np == 0) return 0;
+    char **t;
+    if (np == 0 || snap->nfiles == 0) return 0;
+    if (!(t = calloc(snap->nfiles, sizeof *t))) return 0;
     for (size_t i = 0; i < snap->nfiles; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++) {
-            bool same = true;
-            for (size_t k = 0; k < np && same; k++) {
-                const char *a = snap->files[i].partition_values[k],
-                           *b = snap->files[j].partition_values[k];
-                same = (!a && !b) || (a && b && !strcmp(a, b));
-            }
-            seen = same;
+        qk_buf b;
+        qk_buf_init(&b, (size_t)1 << 20);
+        for (size_t k = 0; k < np; k++) {
+            const char *v = snap->files[i].partition_values[k];
+            /* \x01 marks NULL, \x02 separates: neither is in a partition value's text */
+            if (v ? qk_buf_adds(&b, v) : qk_buf_addc(&b, 1)) break;
+            if (qk_buf_addc(&b, 2)) break;
         }
-        n += !seen;
+        t[i] = qk_buf_detach(&b, NULL);
     }
+    qsort(t, snap->nfiles, sizeof *t, cmp_tuple);
+    for (size_t i = 0; i < snap->nfiles; i++)
+        n += i == 0 || strcmp(t[i], t[i - 1]) != 0;
+    for (size_t i = 0; i < snap->nfiles; i++)
+        free(t[i]);
+    free(t);
     return n;
 }
 
@@ -481,6 +492,20 @@ static int csv_source(qk_engine *e, qk_store *lake, const qk_table_load_req *req
     free(inlake);
     qk_buf_free(&list);
     return rc;
+}
+
+json_t *qk_table_load_json(const char *name, const qk_table_load_result *r)
+{
+    const qk_delta_write_result *w = &r->write;
+    json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:i, s:b}", "table", name,
+                          "path", r->path, "version", (json_int_t)w->version, "created", w->created,
+                          "skipped", w->skipped, "rows", (json_int_t)w->rows, "files_added",
+                          (json_int_t)w->files_added, "files_removed", (json_int_t)w->files_removed,
+                          "bytes", (json_int_t)w->bytes, "attempts", w->attempts, "checkpointed",
+                          w->checkpointed);
+    if (o && w->warning[0]) json_object_set_new(o, "warning", jstring(w->warning));
+    if (o && r->lineage_failed) json_object_set_new(o, "lineage_error", jstring(r->lineage_error));
+    return o;
 }
 
 static const char *mode_name(int mode)

@@ -92,4 +92,9 @@ typedef struct qk_table_load_result {
 int qk_table_load(qk_engine *e, const qk_table_load_req *req, qk_table_load_result *out,
                   qk_err *err);
 
+/* A load's result as the CLI's --json and POST /tables/NAME/load print it: table, path,
+ * version, created, skipped, rows, files_added, files_removed, bytes, attempts, checkpointed
+ * [, warning][, lineage_error]. NULL when out of memory. */
+json_t *qk_table_load_json(const char *name, const qk_table_load_result *r);
+
 #endif

@@ -246,18 +246,9 @@ static void load(qk_server *s, qk_req_ctx *c, const char *name, qk_reply *r)
     if (rc) {
         fail(r, &err);
     } else {
-        const qk_delta_write_result *w = &res.write;
-        o = json_pack("{s:s, s:s, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:i, s:b}", "table", name,
-                      "path", res.path, "version", (json_int_t)w->version, "created", w->created,
-                      "skipped", w->skipped, "rows", (json_int_t)w->rows, "files_added",
-                      (json_int_t)w->files_added, "files_removed", (json_int_t)w->files_removed,
-                      "bytes", (json_int_t)w->bytes, "attempts", w->attempts, "checkpointed",
-                      w->checkpointed);
-        if (o && w->warning[0]) json_object_set_new(o, "warning", json_string(w->warning));
-        if (o && res.lineage_failed)
-            json_object_set_new(o, "lineage_error", json_string(res.lineage_error));
-        r->status = w->created ? 201 : 200;
-        r->rows = w->rows;
+        o = qk_table_load_json(name, &res);
+        r->status = res.write.created ? 201 : 200;
+        r->rows = res.write.rows;
         send_json(r, o);
     }
     free(from);

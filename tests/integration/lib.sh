@@ -12,6 +12,7 @@
 #   qk_json FILE EXPR       evaluate a Python expression on the JSON in FILE (as j)
 #   qk_check NAME CMD...    run CMD, count and print "ok"/"not ok"; qk_eq NAME GOT WANT
 #   qk_run_case FILE        one data-driven case from tests/integration/http/*/ (format below)
+#   qk_delta_files DIR      a local Delta table's files, replayed from its JSON log
 #   qk_done                 print "N passed, N failed" and exit non-zero on any failure
 #
 # Environment (CTest sets it): QUACK_BIN, QUACK_SRC, QUACK_BUILD, QUACK_TEST_LAKE. Without a
@@ -198,6 +199,26 @@ PY
     fi
   fi
   qk_ok "$name ($status${etype:+ $etype})"
+}
+
+# qk_delta_files DIR: the Parquet files the Delta table in local directory DIR lists at its
+# latest version, as a DuckDB list literal: its JSON commits (contiguous from 0) replayed here
+# in python, independently of quack's reader (checkpoints are not read).
+qk_delta_files() {
+  python3 - "$1" <<'PY'
+import json, os, sys, urllib.parse
+d = sys.argv[1]
+log = os.path.join(d, "_delta_log")
+vs = sorted(int(f[:20]) for f in os.listdir(log) if f.endswith(".json") and len(f) == 25)
+assert vs == list(range(len(vs))), vs
+live = {}
+for v in vs:
+    for line in open(os.path.join(log, "%020d.json" % v)):
+        a = json.loads(line)
+        if "add" in a: live[urllib.parse.unquote(a["add"]["path"])] = a["add"]
+        if "remove" in a: live.pop(urllib.parse.unquote(a["remove"]["path"]), None)
+print("[" + ", ".join("'" + os.path.join(d, p).replace("'", "''") + "'" for p in sorted(live)) + "]")
+PY
 }
 
 qk_done() {

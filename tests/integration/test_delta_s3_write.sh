@@ -71,8 +71,7 @@ qk_eq "types sniffed: temp DOUBLE, day DATE" \
 qk_eq "QUACK_LAKE=s3://... works like --lake" \
   "$(QUACK_LAKE=$S "$QUACK_BIN" query -F csv -q "SELECT count(*) FROM =(^)silver.climate" 2>&1 | tail -1 | tr -d '\r')" 6
 
-# The table's objects fetched with s3check; the Parquet files its log lists at the latest
-# version, replayed here (JSON commits only), as a DuckDB list literal.
+# The table's objects fetched with s3check, for qk_delta_files (lib.sh).
 fetch_table() { # fetch_table TABLE_PATH DEST
   local k ok=0
   rm -rf "$2"
@@ -82,24 +81,8 @@ fetch_table() { # fetch_table TABLE_PATH DEST
   done < <("$C" ls "s3://$B" "lake/$1/" 2>>"$QK_TMP/fetch.err")
   return $ok
 }
-files_of() {
-  python3 - "$1" <<'PY'
-import json, os, sys, urllib.parse
-d = sys.argv[1]
-log = os.path.join(d, "_delta_log")
-vs = sorted(int(f[:20]) for f in os.listdir(log) if f.endswith(".json") and len(f) == 25)
-assert vs == list(range(len(vs))), vs
-live = {}
-for v in vs:
-    for line in open(os.path.join(log, "%020d.json" % v)):
-        a = json.loads(line)
-        if "add" in a: live[urllib.parse.unquote(a["add"]["path"])] = a["add"]
-        if "remove" in a: live.pop(urllib.parse.unquote(a["remove"]["path"]), None)
-print("[" + ", ".join("'" + os.path.join(d, p).replace("'", "''") + "'" for p in sorted(live)) + "]")
-PY
-}
 if fetch_table silver/climate "$QK_TMP/dl/climate"; then
-  got=$(dq "SELECT * FROM read_parquet($(files_of "$QK_TMP/dl/climate"))" | sorted)
+  got=$(dq "SELECT * FROM read_parquet($(qk_delta_files "$QK_TMP/dl/climate"))" | sorted)
   qk_eq "the Parquet objects the log lists hold the same rows (plain DuckDB)" "$got" "$want"
 else
   qk_not_ok "fetch silver/climate with s3check" "$(head -c 300 "$QK_TMP/fetch.err")"
@@ -137,6 +120,8 @@ qk_eq "WHERE on the partition column equals DuckDB's" \
   "$(dq "SELECT city, count(*) AS n FROM $DQ_BOTH WHERE city = 'Lima' GROUP BY city" | sorted)"
 "$QUACK_BIN" lake ls "$S/gold/by_city/" --objects >"$QK_TMP/ls" 2>&1
 qk_eq "4 partition folders on S3" "$(grep -c 'PRE city=' "$QK_TMP/ls")" 4
+qk_eq "info: 4 partitions, the NULL one counted once" \
+  "$(t info gold.by_city --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitions"])')" 4
 qk_check "the NULL partition is city=__HIVE_DEFAULT_PARTITION__/" grep -q "PRE city=__HIVE_DEFAULT_PARTITION__/" "$QK_TMP/ls"
 
 # ---- time travel after an append and an overwrite

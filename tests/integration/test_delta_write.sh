@@ -34,24 +34,6 @@ dq() { "$QK_DUCKQ" --threads 2 "$1" 2>"$QK_TMP/dqerr" | tr -d '\r'; }
 sorted() { tail -n +2 | sort; }
 version_of() { t info "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])'; }
 
-# The Parquet files table dir $1 lists at its latest version, as a DuckDB list literal
-# (JSON commits replayed here; checkpoints are not needed: every JSON commit is kept).
-files_of() {
-  python3 - "$1" <<'PY'
-import json, os, sys, urllib.parse
-d = sys.argv[1]
-log = os.path.join(d, "_delta_log")
-vs = sorted(int(f[:20]) for f in os.listdir(log) if f.endswith(".json") and len(f) == 25)
-live = {}
-for v in vs:
-    for line in open(os.path.join(log, "%020d.json" % v)):
-        a = json.loads(line)
-        if "add" in a: live[urllib.parse.unquote(a["add"]["path"])] = a["add"]
-        if "remove" in a: live.pop(urllib.parse.unquote(a["remove"]["path"]), None)
-print("[" + ", ".join("'" + os.path.join(d, p).replace("'", "''") + "'" for p in sorted(live)) + "]")
-PY
-}
-
 # ---- load from a CSV folder inside the lake (sniffed), compared with DuckDB over the files
 out=$(t load silver.climate --from raw/climate --quiet 2>&1)
 qk_eq "load CSV: exit 0" "$?" 0
@@ -59,7 +41,7 @@ qk_check "load CSV: summary names rows, files and version" grep -q "4 rows in 1 
 want=$(dq "SELECT * FROM read_csv(['$L/raw/climate/a.csv', '$L/raw/climate/b.csv'], union_by_name = true)" | sorted)
 got=$(q "SELECT * FROM silver.climate" | sorted)
 qk_eq "CSV rows (CRLF, quotes, embedded newline) equal DuckDB's read_csv" "$got" "$want"
-got=$(dq "SELECT * FROM read_parquet($(files_of "$L/silver/climate"))" | sorted)
+got=$(dq "SELECT * FROM read_parquet($(qk_delta_files "$L/silver/climate"))" | sorted)
 qk_eq "the Parquet files the log lists hold the same rows (plain DuckDB)" "$got" "$want"
 qk_eq "types sniffed: temp DOUBLE, day DATE" \
   "$(q "SELECT typeof(temp) || ' ' || typeof(day) FROM silver.climate LIMIT 1" | tail -1)" "DOUBLE DATE"
@@ -72,6 +54,14 @@ qk_eq "append: 8 rows" "$(q "SELECT count(*) FROM silver.climate" | tail -1)" 8
 qk_eq "append: version 1" "$(version_of silver.climate)" 1
 qk_eq "AT (VERSION => 0) still has 4 rows" \
   "$(q "SELECT count(*) FROM silver.climate AT (VERSION => 0)" | tail -1)" 4
+
+# ---- --csv-options; a progress line on a terminal (script(1) gives the load a tty), none without
+printf 'a;b\n1;x\n2;y\n' >"$QK_TMP/semi.csv"
+out=$(script -qec "'$QUACK_BIN' table load silver.semi --from '$QK_TMP/semi.csv' --csv-options \"delim = ';'\" --lake '$L'" /dev/null)
+qk_check "a terminal gets progress lines (stage counts)" grep -q "quack table load: writing 2/2" <<<"$out"
+qk_eq "--csv-options delim = ';' splits the columns" "$(q "SELECT a || b FROM silver.semi ORDER BY a" | tail -n +2 | tr '\n' ' ')" "1x 2y "
+out=$(t load silver.semi2 --from "$QK_TMP/semi.csv" --csv-options "delim = ';'" 2>&1 >/dev/null)
+qk_eq "no terminal: no progress on stderr" "$out" ""
 
 # ---- refusals; nothing written
 before=$(find "$L/silver" -type f | sort | md5sum)
@@ -104,6 +94,7 @@ t load gold.by_city --query "SELECT city, count(*) AS n, avg(temp) AS t FROM sil
 qk_eq "query load, partitioned: exit 0" "$?" 0
 want=$(dq "SELECT city, count(*) AS n, avg(temp) AS t FROM read_csv(['$L/raw/climate/a.csv', '$L/raw/climate/b.csv', '$QK_TMP/csv/a.csv', '$QK_TMP/csv/b.csv'], union_by_name = true) GROUP BY city" | sorted)
 qk_eq "partitioned table equals DuckDB's answer" "$(q "SELECT city, n, t FROM gold.by_city" | sorted)" "$want"
+qk_eq "info: 3 partitions" "$(t info gold.by_city --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitions"])')" 3
 qk_check "partition folders: city=Oslo%2C NO (escaped) or similar" test "$(find "$L/gold/by_city" -mindepth 1 -maxdepth 1 -type d -name 'city=*' | wc -l)" -eq 3
 t load gold.by_city --query "SELECT 'x' AS city, 1 AS n, 2.0 AS t" --mode overwrite --quiet >/dev/null
 qk_eq "overwrite: one row" "$(q "SELECT count(*) FROM gold.by_city" | tail -1)" 1

@@ -327,6 +327,15 @@ typedef struct probe_ud {
     size_t ntypes;
 } probe_ud;
 
+/* Free the partition column names and the probed types. */
+static void probe_free(part_cols *pc, probe_ud *p)
+{
+    for (size_t i = 0; i < pc->n; i++)
+        free(pc->name[i]);
+    for (size_t i = 0; i < p->ntypes; i++)
+        free(p->types[i]);
+}
+
 static void keep_row(void *ud, const char *const *vals, size_t ncol)
 {
     probe_ud *p = ud;
@@ -470,10 +479,7 @@ out:
         kept = n;
     }
     qk_rmtree(probe_dir, false, NULL);
-    for (size_t i = 0; i < pc.n; i++)
-        free(pc.name[i]);
-    for (size_t i = 0; i < p.ntypes; i++)
-        free(p.types[i]);
+    probe_free(&pc, &p);
     json_decref(filter);
     free(sql);
     return kept;
@@ -530,10 +536,7 @@ int qk_lake_pin_hive(qk_engine *e, duckdb_connection con, json_t *fn, const char
                  : 0;
         qk_rmtree(probe, false, NULL);
     }
-    for (size_t i = 0; i < pc.n; i++)
-        free(pc.name[i]);
-    for (size_t i = 0; i < p.ntypes; i++)
-        free(p.types[i]);
+    probe_free(&pc, &p);
     free(keys);
     free(probe);
     return rc;
